@@ -132,10 +132,15 @@ public static class ManifestParser
         try
         {
             var document = JsonDocument.ParseValue(ref reader);
-            if (reader.Read())
+            try
+            {
+                // Reading on makes the reader reject anything but white space after the document.
+                _ = reader.Read();
+            }
+            catch (JsonException)
             {
                 document.Dispose();
-                throw new InvalidManifestException($"it is not valid JSON: unexpected data after the document at byte {reader.TokenStartIndex}");
+                throw;
             }
 
             return document;
@@ -194,7 +199,7 @@ public static class ManifestParser
     {
         if (!root.TryGetProperty(property, out var element) || element.ValueKind == JsonValueKind.Null)
         {
-            throw new InvalidManifestException($"'{property}' is missing, and a {Describe(mediaType)} must have it");
+            throw new InvalidManifestException($"'{property}' is missing, and {Describe(mediaType)} must have it");
         }
 
         if (element.ValueKind != JsonValueKind.Array)
@@ -207,7 +212,7 @@ public static class ManifestParser
     {
         if (!root.TryGetProperty(property, out var element) || element.ValueKind == JsonValueKind.Null)
         {
-            throw new InvalidManifestException($"'{property}' is missing, and a {Describe(mediaType)} must have it");
+            throw new InvalidManifestException($"'{property}' is missing, and {Describe(mediaType)} must have it");
         }
 
         if (element.ValueKind != JsonValueKind.Object)
@@ -218,10 +223,10 @@ public static class ManifestParser
 
     private static string Describe(string mediaType) => mediaType switch
     {
-        MediaTypes.OciIndex => "OCI image index",
-        MediaTypes.DockerManifestList => "Docker manifest list",
-        MediaTypes.DockerManifest => "Docker schema 2 manifest",
-        _ => "OCI image manifest",
+        MediaTypes.OciIndex => "an OCI image index",
+        MediaTypes.DockerManifestList => "a Docker manifest list",
+        MediaTypes.DockerManifest => "a Docker schema 2 manifest",
+        _ => "an OCI image manifest",
     };
 
     private static T Deserialize<T>(ReadOnlySpan<byte> content, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)

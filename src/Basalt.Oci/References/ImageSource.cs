@@ -98,7 +98,7 @@ public abstract record ImageSource
 
         var colon = text.IndexOf(':', StringComparison.Ordinal);
         var slash = text.IndexOf('/', StringComparison.Ordinal);
-        error = colon > 0 && (slash < 0 || colon < slash) && text[..colon].All(char.IsAsciiLetter)
+        error = colon > 0 && (slash < 0 || colon < slash) && char.IsAsciiLetter(text[0]) && text[..colon].All(char.IsAsciiLetterOrDigit)
             ? $"'{text[..(colon + 1)]}' is not a known source prefix, and as a registry reference: {referenceError}"
             : $"not a registry reference: {referenceError}";
         return false;
