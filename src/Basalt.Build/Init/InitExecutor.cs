@@ -28,12 +28,15 @@ public sealed class InitExecutor
     private readonly IToolRunner _tools;
     private readonly ILogger _logger;
     private readonly Func<DistroFamily, IPackageManager> _packageManagers;
+    private readonly bool _privileged;
 
-    public InitExecutor(IToolRunner tools, ILogger<InitExecutor>? logger = null, Func<DistroFamily, IPackageManager>? packageManagers = null)
+    /// <param name="privileged">Whether chroot and mounts may be used; null: whether this process is root.</param>
+    public InitExecutor(IToolRunner tools, ILogger<InitExecutor>? logger = null, Func<DistroFamily, IPackageManager>? packageManagers = null, bool? privileged = null)
     {
         _tools = tools;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _packageManagers = packageManagers ?? PackageManagers.For;
+        _privileged = privileged ?? Posix.IsRoot;
     }
 
     /// <summary>A fixed timestamp for the initramfs archive, so its content depends on its inputs only.</summary>
@@ -309,7 +312,7 @@ public sealed class InitExecutor
             return await ChrootSession.OpenInPlaceAsync(_tools, _logger).ConfigureAwait(false);
         }
 
-        if (!Posix.IsRoot)
+        if (!_privileged)
         {
             throw new InitRequiresRootException($"running commands in '{plan.Root}' needs chroot and mounts");
         }
