@@ -17,7 +17,11 @@ public sealed record Ext4ImageSpec(string Label, Guid Uuid, long SizeBytes)
     /// <summary>Reserved-blocks percentage (<c>-m</c>); null keeps mke2fs's 5%. Read-only images want 0.</summary>
     public int? ReservedPercent { get; init; }
 
-    /// <summary>When set, every time mke2fs stamps (creation, mount, inode times of new entries) is this one.</summary>
+    /// <summary>
+    /// When set, the times mke2fs stamps itself (superblock, root, lost+found, journal) are this one. Files
+    /// copied by <c>-d</c> keep the source's mtime but also its atime and ctime (e2fsprogs 1.47.0), so an image
+    /// is byte-identical only when built again from a tree whose times have not changed.
+    /// </summary>
     public DateTimeOffset? Timestamp { get; init; }
 }
 
