@@ -23,12 +23,12 @@ public sealed class FileSystemImageTests
     }
 
     /// <summary>
-    /// mke2fs 1.47.0 copies atime and ctime from the source tree. An atime later than mtime and recent keeps
-    /// relatime from touching it when the tree is read, so two builds see the same tree.
+    /// mke2fs 1.47.0 copies atime and ctime from the source tree. relatime updates atime on a read when it is
+    /// not later than mtime and ctime; an atime an hour ahead stays put, so two builds see the same tree.
     /// </summary>
     internal static void FreezeTimes(string root)
     {
-        var accessed = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        var accessed = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 3600);
         foreach (var path in Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Append(root))
         {
             Posix.SetTimes(path, accessed, Epoch);
