@@ -95,8 +95,7 @@ public sealed class LoopDevice : IAsyncDisposable, IDisposable
     public static Task<LoopDevice> AttachPartitionAsync(IToolRunner runner, string diskImage, string label, bool readOnly = false, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(label);
-        var table = GptReader.Read(diskImage);
-        var partition = table.FindByName(label) ?? throw new PartitionNotFoundException(label, diskImage, table.Partitions.Select(entry => entry.Name));
+        var partition = GptReader.FindPartition(diskImage, label);
         return AttachAsync(runner, diskImage, partition.OffsetBytes(), partition.SizeBytes(), readOnly, cancellationToken);
     }
 

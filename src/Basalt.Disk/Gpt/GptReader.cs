@@ -27,6 +27,14 @@ public static class GptReader
         }
     }
 
+    /// <summary>The partition whose GPT name is <paramref name="label"/> on the disk image at <paramref name="path"/>.</summary>
+    public static GptPartition FindPartition(string path, string label)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(label);
+        var table = Read(path);
+        return table.FindByName(label) ?? throw new PartitionNotFoundException(label, path, table.Partitions.Select(partition => partition.Name));
+    }
+
     /// <summary>Reads from a seekable stream whose length is the disk size (a block device's length must be known).</summary>
     public static GptDisk Read(Stream disk, string description = "disk")
     {

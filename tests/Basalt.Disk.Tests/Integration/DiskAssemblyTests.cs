@@ -123,6 +123,14 @@ public sealed class DiskAssemblyTests
             Assert.StartsWith("/dev/loop", state.Loop.Device, StringComparison.Ordinal);
         }
 
+        await using (await MountedPartition.MountAsync(Host.Runner, output, KairosLayout.RecoveryLabel, mountPoint))
+        {
+            Assert.Equal(Host.Sha256(temp.Combine("recovery", "cOS", "recovery.squashfs")), Host.Sha256(Path.Combine(mountPoint, "cOS", "recovery.squashfs")));
+        }
+
+        var persistent = GptReader.FindPartition(output, KairosLayout.PersistentLabel);
+        Assert.Equal(plan.Layout.Get(KairosLayout.PersistentLabel).OffsetBytes, persistent.OffsetBytes());
+
         await using (await MountedPartition.MountAsync(Host.Runner, output, KairosLayout.OemLabel, mountPoint))
         {
             Assert.Equal("#cloud-config\nhostname: basalt\n", await File.ReadAllTextAsync(Path.Combine(mountPoint, "99_custom.yaml")));

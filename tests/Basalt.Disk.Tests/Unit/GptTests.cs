@@ -147,6 +147,17 @@ public sealed class GptTests
     }
 
     [Fact]
+    public void Find_partition_reads_a_disk_file_and_names_what_it_has_when_the_label_is_missing()
+    {
+        using var temp = new Basalt.Testing.TempDirectory("gpt");
+        var path = temp.Combine("disk.raw");
+        File.WriteAllBytes(path, DiskBytes(Sample()));
+        Assert.Equal(2048, GptReader.FindPartition(path, "COS_GRUB").FirstLba);
+        var error = Assert.Throws<PartitionNotFoundException>(() => GptReader.FindPartition(path, "COS_STATE"));
+        Assert.Contains("COS_GRUB, COS_PERSISTENT", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Reader_reports_a_missing_file_as_invalid_gpt() =>
         Assert.Throws<InvalidGptException>(() => GptReader.Read("/nonexistent/basalt-disk.raw"));
 
