@@ -18,9 +18,10 @@ public sealed record Ext4ImageSpec(string Label, Guid Uuid, long SizeBytes)
     public int? ReservedPercent { get; init; }
 
     /// <summary>
-    /// When set, the times mke2fs stamps itself (superblock, root, lost+found, journal) are this one. Files
-    /// copied by <c>-d</c> keep the source's mtime but also its atime and ctime (e2fsprogs 1.47.0), so an image
-    /// is byte-identical only when built again from a tree whose times have not changed.
+    /// When set, the times mke2fs stamps itself (superblock, root, lost+found, journal) are this one, and after a
+    /// <c>-d</c> copy the atime and ctime of every copied entry are set to it with debugfs (mke2fs 1.47.0 copies
+    /// them from the source, where they change on every unpack). Files keep their mtime. Entries whose name
+    /// holds a newline cannot be named in a debugfs script and keep the source's atime and ctime.
     /// </summary>
     public DateTimeOffset? Timestamp { get; init; }
 }
@@ -33,6 +34,7 @@ public sealed class Ext4ImageBuilder
 {
     public const string Tool = "mkfs.ext4";
     public const string Package = "e2fsprogs";
+    public const string DebugfsTool = "debugfs";
 
     private readonly IToolRunner _runner;
 
@@ -85,16 +87,46 @@ public sealed class Ext4ImageBuilder
         return new ToolInvocation(Tool, arguments) { Package = Package, Environment = environment };
     }
 
+    /// <summary>
+    /// The debugfs call that sets atime and ctime of the root and every entry of <paramref name="sourceDirectory"/>
+    /// to <paramref name="time"/> inside the filesystem at <paramref name="target"/> (offset <paramref name="offsetBytes"/>).
+    /// The script goes to debugfs on stdin.
+    /// </summary>
+    public static ToolInvocation DescribeTimeClamp(string target, string sourceDirectory, DateTimeOffset time, long offsetBytes = 0)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(target);
+        ArgumentException.ThrowIfNullOrEmpty(sourceDirectory);
+        var epoch = ToolSupport.Epoch(time);
+        var script = new System.Text.StringBuilder();
+        foreach (var path in EntriesOf(sourceDirectory).Where(path => !path.Contains('\n', StringComparison.Ordinal)))
+        {
+            var quoted = "\"" + path.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+            script.Append(CultureInfo.InvariantCulture, $"sif {quoted} atime {epoch}\nsif {quoted} ctime {epoch}\n");
+        }
+
+        var device = offsetBytes > 0 ? string.Create(CultureInfo.InvariantCulture, $"{target}?offset={offsetBytes}") : target;
+        return new ToolInvocation(DebugfsTool, ["-w", "-f", "-", device])
+        {
+            Package = Package,
+            // Closing the filesystem stamps the superblock write time; pin it like mke2fs's.
+            Environment = new Dictionary<string, string>(StringComparer.Ordinal) { ["E2FSPROGS_FAKE_TIME"] = epoch },
+            StandardInput = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(script.ToString())),
+        };
+    }
+
     /// <summary>Makes a standalone image file at <paramref name="target"/> (replaced atomically).</summary>
     public async Task BuildAsync(string target, Ext4ImageSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(target);
         ArgumentNullException.ThrowIfNull(spec);
         Validate(spec, 0);
-        ToolSupport.EnsureTools(_runner, (Tool, Package));
+        EnsureTools(spec);
         CheckSource(spec);
-        await ToolSupport.BuildAtomicallyAsync(target, temporary =>
-            ToolSupport.RunAsync(_runner, Describe(temporary, spec), "ext4", target, cancellationToken)).ConfigureAwait(false);
+        await ToolSupport.BuildAtomicallyAsync(target, async temporary =>
+        {
+            await ToolSupport.RunAsync(_runner, Describe(temporary, spec), "ext4", target, cancellationToken).ConfigureAwait(false);
+            await ClampTimesAsync(temporary, spec, 0, target, cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
     }
 
     /// <summary>Formats the region [<paramref name="offsetBytes"/>, +SizeBytes) of an existing disk file.</summary>
@@ -103,14 +135,76 @@ public sealed class Ext4ImageBuilder
         ArgumentException.ThrowIfNullOrEmpty(diskFile);
         ArgumentNullException.ThrowIfNull(spec);
         Validate(spec, offsetBytes);
-        ToolSupport.EnsureTools(_runner, (Tool, Package));
+        EnsureTools(spec);
         CheckSource(spec);
         if (!File.Exists(diskFile))
         {
             throw new DiskSourceNotFoundException(diskFile, "disk file");
         }
 
-        await ToolSupport.RunAsync(_runner, Describe(diskFile, spec, offsetBytes), "ext4", $"{diskFile}@{offsetBytes}", cancellationToken).ConfigureAwait(false);
+        var description = $"{diskFile}@{offsetBytes}";
+        await ToolSupport.RunAsync(_runner, Describe(diskFile, spec, offsetBytes), "ext4", description, cancellationToken).ConfigureAwait(false);
+        await ClampTimesAsync(diskFile, spec, offsetBytes, description, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ClampTimesAsync(string file, Ext4ImageSpec spec, long offsetBytes, string description, CancellationToken cancellationToken)
+    {
+        if (spec is not { SourceDirectory: { } source, Timestamp: { } time })
+        {
+            return;
+        }
+
+        var call = DescribeTimeClamp(file, source, time, offsetBytes);
+        await using var script = call.StandardInput;
+        ToolResult result;
+        try
+        {
+            result = await _runner.RunAsync(call, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ToolFailedException failure)
+        {
+            throw new FileSystemBuildException("ext4", description, failure);
+        }
+
+        // debugfs exits 0 even when a request fails; its complaints are the stderr lines past the version banner.
+        var complaints = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(line => !line.StartsWith("debugfs ", StringComparison.Ordinal))
+            .ToList();
+        if (complaints.Count > 0)
+        {
+            throw new FileSystemBuildException("ext4", description, new ToolFailedException(call.CommandLine, result.ExitCode, string.Join('\n', complaints)));
+        }
+    }
+
+    /// <summary>"/" and every entry below <paramref name="root"/> as absolute paths inside the image; symlinks are not followed.</summary>
+    private static IEnumerable<string> EntriesOf(string root)
+    {
+        yield return "/";
+        var pending = new Stack<(string Host, string Image)>();
+        pending.Push((root, string.Empty));
+        var options = new EnumerationOptions { AttributesToSkip = 0, RecurseSubdirectories = false, IgnoreInaccessible = false };
+        while (pending.Count > 0)
+        {
+            var (host, image) = pending.Pop();
+            foreach (var entry in Directory.EnumerateFileSystemEntries(host, "*", options).Order(StringComparer.Ordinal))
+            {
+                var inside = image + "/" + Path.GetFileName(entry);
+                yield return inside;
+                if (Posix.GetStatus(entry).Kind == UnixFileKind.Directory)
+                {
+                    pending.Push((entry, inside));
+                }
+            }
+        }
+    }
+
+    private void EnsureTools(Ext4ImageSpec spec)
+    {
+        ToolSupport.EnsureTools(_runner, (Tool, Package));
+        if (spec is { SourceDirectory: not null, Timestamp: not null })
+        {
+            ToolSupport.EnsureTools(_runner, (DebugfsTool, Package));
+        }
     }
 
     private static void CheckSource(Ext4ImageSpec spec)

@@ -36,7 +36,10 @@ public sealed class DiskAssemblyTests
         Directory.CreateDirectory(Path.Combine(rootfs, "boot"));
         File.WriteAllText(Path.Combine(rootfs, "etc", "os-release"), "ID=basalt\n");
         File.WriteAllBytes(Path.Combine(rootfs, "boot", "vmlinuz"), Enumerable.Range(0, 3 * (int)MiB).Select(index => (byte)(index * 7)).ToArray());
-        FileSystemImageTests.FreezeTimes(rootfs);
+        foreach (var path in Directory.EnumerateFileSystemEntries(rootfs, "*", SearchOption.AllDirectories).Append(rootfs))
+        {
+            Posix.SetTimes(path, Epoch, Epoch);
+        }
 
         var ext4 = new Ext4ImageBuilder(Host.Runner);
         var estimate = Ext4Sizing.ForTree(DirectoryTree.Measure(rootfs));
@@ -55,14 +58,12 @@ public sealed class DiskAssemblyTests
         var oem = temp.Combine("oem");
         Directory.CreateDirectory(oem);
         File.WriteAllText(Path.Combine(oem, "99_custom.yaml"), "#cloud-config\nhostname: basalt\n");
-        FileSystemImageTests.FreezeTimes(oem);
 
         var inputs = new KairosSizingInputs(estimate.ImageBytes, new FileInfo(squashfs).Length) { OemContentBytes = 4096 };
         var layout = KairosLayout.Create(inputs, Seed, new KairosSizingPolicy { PersistentMinimumBytes = 64 * MiB }).Resolve();
 
         foreach (var (label, source) in new[] { (KairosLayout.StateLabel, state), (KairosLayout.RecoveryLabel, recovery) })
         {
-            FileSystemImageTests.FreezeTimes(source);
             var placement = layout.Get(label);
             await ext4.BuildAsync(temp.Combine(label + ".img"), new Ext4ImageSpec(placement.FileSystemLabel, placement.FileSystemUuid, placement.SizeBytes) { SourceDirectory = source, Timestamp = Epoch });
         }
@@ -167,6 +168,7 @@ public sealed class DiskAssemblyTests
         var plan = await PlanDefaultDiskAsync(temp, temp.Combine("first.raw"));
         var assembler = new DiskAssembler(Host.Runner);
         await assembler.AssembleAsync(plan);
+        FileSystemImageTests.DisturbTimes(temp.Combine("oem"));
         await assembler.AssembleAsync(plan with { OutputPath = temp.Combine("second.raw") });
         Assert.Equal(Host.Sha256(temp.Combine("first.raw")), Host.Sha256(temp.Combine("second.raw")));
     }

@@ -19,24 +19,27 @@ public sealed class FileSystemImageTests
         File.CreateSymbolicLink(Path.Combine(root, "bin"), "usr/bin");
         File.WriteAllText(Path.Combine(root, "owned"), "by 1000");
         Posix.ChangeOwner(Path.Combine(root, "owned"), 1000, 1000);
-        FreezeTimes(root);
+        foreach (var path in Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Append(root))
+        {
+            Posix.SetTimes(path, Epoch, Epoch);
+        }
     }
 
     /// <summary>
-    /// mke2fs 1.47.0 copies atime and ctime from the source tree. relatime updates atime on a read when it is
-    /// not later than mtime and ctime; an atime an hour ahead stays put, so two builds see the same tree.
+    /// Changes atime and ctime of every entry (as unpacking the same tree again would) and keeps mtime:
+    /// images built with a Timestamp must not notice.
     /// </summary>
-    internal static void FreezeTimes(string root)
+    internal static void DisturbTimes(string root)
     {
-        var accessed = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 3600);
+        var now = DateTimeOffset.UtcNow.AddSeconds(5);
         foreach (var path in Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Append(root))
         {
-            Posix.SetTimes(path, accessed, Epoch);
+            Posix.SetTimes(path, now, Posix.GetStatus(path).ModifiedTime);
         }
     }
 
     [Fact]
-    public async Task Ext4_image_from_a_directory_passes_fsck_with_label_uuid_and_owners()
+    public async Task Ext4_image_from_a_directory_passes_fsck_with_label_uuid_owners_and_fixed_times()
     {
         Requires.Root();
         Requires.Tool("mkfs.ext4", "e2fsprogs");
@@ -58,6 +61,11 @@ public sealed class FileSystemImageTests
         var root = (await Host.RunAsync("debugfs", "-R", "stat /", image)).StandardOutput;
         Assert.Matches(@"User:\s+0\s+Group:\s+0", root);
 
+        var clamped = (await Host.RunAsync("debugfs", "-R", "stat /etc/os-release", image)).StandardOutput;
+        Assert.Matches(@"ctime: 0x6553f100:", clamped);
+        Assert.Matches(@"atime: 0x6553f100:", clamped);
+
+        DisturbTimes(tree);
         var again = temp.Combine("again.img");
         await new Ext4ImageBuilder(Host.Runner).BuildAsync(again, spec);
         Assert.Equal(Host.Sha256(image), Host.Sha256(again));

@@ -204,6 +204,26 @@ public sealed class PlanAndBuilderTests
     }
 
     [Fact]
+    public void Time_clamp_script_names_every_entry_quoted_and_skips_names_with_newlines()
+    {
+        using var temp = new TempDirectory("clamp");
+        Directory.CreateDirectory(temp.Combine("a dir"));
+        File.WriteAllText(temp.Combine("a dir", "we\"ird"), "x");
+        File.WriteAllText(temp.Combine("new\nline"), "x");
+        File.CreateSymbolicLink(temp.Combine("link"), "a dir");
+        var call = Ext4ImageBuilder.DescribeTimeClamp("/out/disk.raw", temp.Path, DateTimeOffset.FromUnixTimeSeconds(42), offsetBytes: 1048576);
+        Assert.Equal(["-w", "-f", "-", "/out/disk.raw?offset=1048576"], call.Arguments);
+        using var reader = new StreamReader(call.StandardInput!);
+        var script = reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(
+            ["sif \"/\" atime 42", "sif \"/\" ctime 42",
+             "sif \"/a dir\" atime 42", "sif \"/a dir\" ctime 42",
+             "sif \"/link\" atime 42", "sif \"/link\" ctime 42",
+             "sif \"/a dir/we\"\"ird\" atime 42", "sif \"/a dir/we\"\"ird\" ctime 42"],
+            script);
+    }
+
+    [Fact]
     public void Ext4_rejects_long_labels_and_unaligned_sizes()
     {
         Assert.Throws<ArgumentException>(() => Ext4ImageBuilder.Describe("/x", new Ext4ImageSpec("SEVENTEEN_CHARS_X", Guid.Empty, MiB)));
