@@ -59,7 +59,8 @@ internal sealed class LayerApplySession
 
         await using (hashing.ConfigureAwait(false))
         {
-            var reader = new TarStreamReader(hashing, _layer);
+            // Tar headers are read 512 bytes at a time: buffer them above the decompressor.
+            var reader = new TarStreamReader(new BufferedStream(hashing, 1 << 16), _layer);
             var lastReported = 0L;
             try
             {

@@ -232,8 +232,9 @@ public sealed class HostileLayerTests
         using var temp = new TempDirectory("diffid-ok");
         var tar = new TarBuilder().File("a", "x").ToArray();
         var layer = LayerFiles.Write(temp, "l.tar.gz", tar, Model.LayerCompression.Gzip, Digest.Sha256(tar));
-        var result = await new LayerApplier().ApplyAsync(temp.Combine("rootfs"), [layer], Unprivileged);
+        var result = await new LayerApplier().ApplyAsync(temp.Combine("rootfs"), [layer], Unprivileged with { Durable = true });
         Assert.Equal([Digest.Sha256(tar)], result.DiffIds);
+        Assert.Equal("x", File.ReadAllText(temp.Combine("rootfs", "a")));
     }
 
     [Fact]
