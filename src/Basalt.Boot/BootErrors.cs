@@ -75,3 +75,14 @@ public sealed class InvalidGrubVariableException : BootException
 
     public override string Kind => "grubenv-invalid-variable";
 }
+
+/// <summary>A GRUB menu setting would produce a script GRUB reads differently than meant.</summary>
+public sealed class InvalidGrubMenuException : BootException
+{
+    public InvalidGrubMenuException(string message, string hint)
+        : base(message, hint)
+    {
+    }
+
+    public override string Kind => "grub-menu-invalid";
+}
