@@ -175,6 +175,13 @@ internal static class BootParametersReader
                     $"keep one: '{BootKeys.BasaltLiveUrl}=' to download the squashfs, or 'root=live:CDLABEL={BootKeys.LiveLabel}' to read it from the medium");
             }
 
+            if (rootText is not null && liveMedium is null && liveUrl is not null)
+            {
+                throw new InvalidBootCommandLineException(
+                    $"'{BootKeys.BasaltLiveUrl}' is only for live boots, but 'root={rootText}' names an installed system",
+                    $"drop '{BootKeys.BasaltLiveUrl}=' to boot the installed system, or drop 'root=' to boot the downloaded live system");
+            }
+
             if (liveUrl is not null)
             {
                 return (BootMode.Live, null, null, RootImageFormat.Squashfs, null, liveUrl);
