@@ -45,22 +45,30 @@ public sealed class GrubEnvironment
     public const int DefaultSize = 1024;
     public const string Header = "# GRUB Environment Block\n";
 
-    private readonly List<KeyValuePair<string, string>> _variables;
+    // Comment lines (e.g. Debian's "# WARNING: Do not edit…") are kept where they were, as GRUB does;
+    // a comment is stored with a null value and its whole text (without '\n') as the name.
+    private readonly List<Line> _lines;
 
-    private GrubEnvironment(int size, List<KeyValuePair<string, string>> variables)
+    private GrubEnvironment(int size, List<Line> lines)
     {
         Size = size;
-        _variables = variables;
+        _lines = lines;
+    }
+
+    private readonly record struct Line(string Name, string? Value)
+    {
+        public bool IsComment => Value is null;
     }
 
     /// <summary>The block size; kept as read so the file GRUB knows keeps its size.</summary>
     public int Size { get; }
 
     /// <summary>The variables in block order.</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> Variables => _variables;
+    public IReadOnlyList<KeyValuePair<string, string>> Variables =>
+        _lines.Where(l => !l.IsComment).Select(l => new KeyValuePair<string, string>(l.Name, l.Value!)).ToList();
 
     /// <summary>Bytes of padding left for more variables.</summary>
-    public int FreeBytes => Size - EncodedLength(_variables);
+    public int FreeBytes => Size - EncodedLength(_lines);
 
     public static GrubEnvironment Create(int size = DefaultSize)
     {
@@ -86,19 +94,20 @@ public sealed class GrubEnvironment
             throw new MalformedGrubEnvironmentException(source, "it does not start with '# GRUB Environment Block'");
         }
 
-        var variables = new List<KeyValuePair<string, string>>();
+        var lines = new List<Line>();
         var position = header.Length;
         while (position < block.Length)
         {
             if (block[position] == (byte)'#')
             {
-                // Comment or padding: skip to the end of the line.
+                // A comment line, or the padding that runs to the end of the block without a newline.
                 var newline = block[position..].IndexOf((byte)'\n');
                 if (newline < 0)
                 {
                     break;
                 }
 
+                lines.Add(new Line(Decode(block.Slice(position, newline), source), null));
                 position += newline + 1;
                 continue;
             }
@@ -143,31 +152,31 @@ public sealed class GrubEnvironment
             }
 
             var text = Decode([.. value], source);
-            var existing = variables.FindIndex(v => v.Key == name);
+            var existing = lines.FindIndex(l => !l.IsComment && l.Name == name);
             if (existing >= 0)
             {
-                variables[existing] = new(name, text);
+                lines[existing] = new(name, text);
             }
             else
             {
-                variables.Add(new(name, text));
+                lines.Add(new(name, text));
             }
 
             position = cursor + 1;
         }
 
-        return new GrubEnvironment(block.Length, variables);
+        return new GrubEnvironment(block.Length, lines);
     }
 
-    public string? Get(string name) => _variables.FirstOrDefault(v => v.Key == name) is { Key: not null } found ? found.Value : null;
+    public string? Get(string name) => _lines.FirstOrDefault(l => !l.IsComment && l.Name == name).Value;
 
     /// <summary>Sets (or replaces) a variable; refuses names GRUB cannot read and changes that do not fit.</summary>
     public void Set(string name, string value)
     {
         ArgumentNullException.ThrowIfNull(value);
         ValidateName(name);
-        var changed = _variables.ToList();
-        var index = changed.FindIndex(v => v.Key == name);
+        var changed = _lines.ToList();
+        var index = changed.FindIndex(l => !l.IsComment && l.Name == name);
         if (index >= 0)
         {
             changed[index] = new(name, value);
@@ -177,24 +186,30 @@ public sealed class GrubEnvironment
             changed.Add(new(name, value));
         }
 
-        var needed = EncodedLength(changed) - EncodedLength(_variables);
+        var needed = EncodedLength(changed) - EncodedLength(_lines);
         if (EncodedLength(changed) > Size)
         {
             throw new GrubEnvironmentFullException(name, needed, FreeBytes);
         }
 
-        _variables.Clear();
-        _variables.AddRange(changed);
+        _lines.Clear();
+        _lines.AddRange(changed);
     }
 
     /// <summary>Removes a variable; false when it was not set.</summary>
-    public bool Unset(string name) => _variables.RemoveAll(v => v.Key == name) > 0;
+    public bool Unset(string name) => _lines.RemoveAll(l => !l.IsComment && l.Name == name) > 0;
 
     public byte[] ToBytes()
     {
         var content = new StringBuilder(Header);
-        foreach (var (name, value) in _variables)
+        foreach (var (name, value) in _lines)
         {
+            if (value is null)
+            {
+                content.Append(name).Append('\n');
+                continue;
+            }
+
             content.Append(name).Append('=');
             foreach (var c in value)
             {
@@ -223,12 +238,14 @@ public sealed class GrubEnvironment
         AtomicFile.WriteAllBytes(path, ToBytes());
     }
 
-    private static int EncodedLength(IEnumerable<KeyValuePair<string, string>> variables)
+    private static int EncodedLength(IEnumerable<Line> lines)
     {
         var length = Header.Length;
-        foreach (var (name, value) in variables)
+        foreach (var (name, value) in lines)
         {
-            length += Encoding.UTF8.GetByteCount(name) + 1 + Encoding.UTF8.GetByteCount(value) + value.Count(c => c is '\\' or '\n') + 1;
+            length += value is null
+                ? Encoding.UTF8.GetByteCount(name) + 1
+                : Encoding.UTF8.GetByteCount(name) + 1 + Encoding.UTF8.GetByteCount(value) + value.Count(c => c is '\\' or '\n') + 1;
         }
 
         return length;
