@@ -93,6 +93,12 @@ public sealed class KernelLogConsole : IBootConsole
         {
             // One write per record: /dev/kmsg takes each write() as one log line.
             using var kmsg = new FileStream(_kmsgPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            if (kmsg.CanSeek)
+            {
+                // A regular file standing in for the kernel log (tests, a log file): append.
+                kmsg.Seek(0, SeekOrigin.End);
+            }
+
             kmsg.Write(System.Text.Encoding.UTF8.GetBytes($"<{priority}>{line}\n"));
         }
         catch (IOException)
