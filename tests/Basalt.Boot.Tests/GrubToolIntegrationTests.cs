@@ -85,3 +85,62 @@ public sealed class GrubToolIntegrationTests
         Assert.Equal(Encoding.ASCII.GetString(bytes), Encoding.ASCII.GetString(environment.ToBytes()));
     }
 }
+
+[Trait(Tiers.Key, Tiers.Integration)]
+public sealed class GrubMenuLogicIntegrationTests
+{
+    /// <summary>
+    /// The menu's selection logic (next_entry, saved_entry, counting, fallback chain) uses only
+    /// <c>if [ … ]</c> and <c>set</c>, which read the same in POSIX sh; run it there for every row of
+    /// the table and compare with <see cref="BootAssessment.Select"/>. (Unset variables read as empty in both.)
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BootAssessmentTests.Table), MemberType = typeof(BootAssessmentTests))]
+    public async Task The_generated_script_decides_like_the_model(string before, string entry, string changes)
+    {
+        _ = changes;
+        Requires.Tool("sh", "dash");
+        var menu = GrubConfigGenerator.MenuConfig(GrubMenu.Create(GrubMenuOptions.Default));
+        var start = menu.IndexOf("# next_entry is one shot", StringComparison.Ordinal);
+        var end = menu.IndexOf("if [ -n \"${default_menu_entry}\" ]", StringComparison.Ordinal);
+        var logic = string.Join('\n', menu[start..end].Split('\n').Select(line =>
+        {
+            var trimmed = line.TrimStart();
+            return trimmed.StartsWith("set ", StringComparison.Ordinal) ? trimmed["set ".Length..] : line;
+        }));
+        var state = BootAssessmentTests.ParseState(before);
+        var keys = new[] { "next_entry", "saved_entry", GrubEnvironmentKeys.ActiveTriesLeft, GrubEnvironmentKeys.PassiveTriesLeft, GrubEnvironmentKeys.LastBootEntry, GrubEnvironmentKeys.FallbackReason };
+        var script = new System.Text.StringBuilder("save_env() { :; }\nenv_blk=hd0,gpt2\n");
+        foreach (var (key, value) in state)
+        {
+            script.Append(key).Append("='").Append(value).Append("'\n");
+        }
+
+        script.Append(logic).Append('\n');
+        script.Append("echo \"default=${default}\"\necho \"fallback=${fallback}\"\n");
+        foreach (var key in keys)
+        {
+            script.Append(System.Globalization.CultureInfo.InvariantCulture, $"echo \"{key}=${{{key}}}\"\n");
+        }
+
+        using var input = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(script.ToString()));
+        var result = await new ToolRunner().RunAsync(new ToolInvocation("sh", ["-e"]) { StandardInput = input });
+        var output = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+
+        var model = BootAssessment.Select(state);
+        Assert.Equal(entry, output["default"]);
+        Assert.Equal(model.Entry, output["default"]);
+        foreach (var key in keys)
+        {
+            Assert.Equal(model.Environment.TryGetValue(key, out var value) ? value : string.Empty, output[key]);
+        }
+
+        var expectedFallback = entry switch
+        {
+            "fallback" => "2",
+            "recovery" => "2",
+            _ => "1 2",
+        };
+        Assert.Equal(expectedFallback, output["fallback"]);
+    }
+}

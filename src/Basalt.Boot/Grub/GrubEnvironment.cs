@@ -22,16 +22,16 @@ public static class GrubEnvironmentKeys
     /// <summary>Why the mounter last failed over (written before its reboot), for <c>basalt state</c>.</summary>
     public const string LastFailure = "basalt_last_failure";
 
-    // Room for boot counting (lifecycle issue): per-slot tries left, decremented by the menu before
-    // booting a slot and reset by the agent once boot-complete is reached. Not acted on yet.
+    // Boot counting (see BootAssessment): per-slot tries left, decremented by the menu before booting
+    // a slot, cleared by the agent once boot-complete is reached. Absent = the slot is trusted.
     /// <summary>Tries left for the active slot.</summary>
     public const string ActiveTriesLeft = "basalt_active_tries";
     /// <summary>Tries left for the passive slot.</summary>
     public const string PassiveTriesLeft = "basalt_passive_tries";
-    /// <summary>Tries a freshly upgraded slot gets (<c>upgrade.boot_tries</c>, default 3).</summary>
-    public const string BootTries = "basalt_boot_tries";
-    /// <summary>The entry the menu last booted, so the agent can tell which slot a boot used.</summary>
+    /// <summary>The entry the menu booted while counting, so the agent can tell which slot a boot used.</summary>
     public const string LastBootEntry = "basalt_last_entry";
+    /// <summary>Why the menu stepped from one slot to the next (e.g. "active: no tries left").</summary>
+    public const string FallbackReason = "basalt_fallback_reason";
 }
 
 /// <summary>
