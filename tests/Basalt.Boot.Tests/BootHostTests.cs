@@ -104,3 +104,19 @@ public sealed class BootHostTests
         Assert.True(files.DirectoryExists(temp.Combine("a.bind")));
     }
 }
+
+public sealed class BootFailureUnitsTests
+{
+    [Fact]
+    public void Emergency_and_rescue_reboot_instead_of_waiting()
+    {
+        Assert.Equal(
+            ["/etc/systemd/system/emergency.service.d/basalt-reboot.conf", "/etc/systemd/system/rescue.service.d/basalt-reboot.conf"],
+            BootFailureUnits.Files.Keys.Order(StringComparer.Ordinal));
+        foreach (var content in BootFailureUnits.Files.Values)
+        {
+            Assert.Contains("[Service]\nExecStart=\nExecStart=-/bin/sh -c", content, StringComparison.Ordinal);
+            Assert.Contains("systemctl --force reboot", content, StringComparison.Ordinal);
+        }
+    }
+}

@@ -64,6 +64,14 @@ public sealed class MountPlanExecutor : IMountPlanExecutor
         _delay = delay ?? Task.Delay;
     }
 
+    /// <summary>The executor as it runs in the initramfs: host files, kernel log, <c>basalt run-stage</c>, reboot on failure.</summary>
+    public static MountPlanExecutor ForHost(IToolRunner runner, IBootConsole? console = null)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        var bootConsole = console ?? new KernelLogConsole();
+        return new MountPlanExecutor(runner, new HostBootFiles(), bootConsole, new ToolStageRunner(runner), new RebootFailureHandler(runner, bootConsole));
+    }
+
     public async Task<MountPlanResult> ExecuteAsync(MountPlan plan, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plan);
