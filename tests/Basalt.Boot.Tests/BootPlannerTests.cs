@@ -256,6 +256,16 @@ public sealed class BootPlannerTests
     }
 
     [Fact]
+    public void An_ephemeral_path_inside_a_persistent_one_is_rejected()
+    {
+        var layout = MountLayout.Default with { CustomEphemeralMounts = ["/home/scratch"] };
+
+        var error = Assert.Throws<InvalidMountLayoutException>(() => Plan(Active, layout));
+
+        Assert.Contains("would hide it", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_state_target_on_no_volume_is_rejected()
     {
         var layout = MountLayout.Default with { Volumes = [] };

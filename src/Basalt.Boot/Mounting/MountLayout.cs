@@ -95,6 +95,13 @@ public sealed record MountLayout
                     "bind paths are directories inside the system, e.g. /etc/ssh or /var/lib/mydata");
             }
 
+            if (ephemeral.FirstOrDefault(e => e != path && IsUnder(e, path)) is { } hidden)
+            {
+                throw new InvalidMountLayoutException(
+                    $"the ephemeral path '{hidden}' lies inside the persistent path '{path}', whose bind mount would hide it",
+                    $"drop '{hidden}' from the ephemeral mounts or '{path}' from the persistent ones");
+            }
+
             if (ephemeral.Contains(path))
             {
                 throw new InvalidMountLayoutException(
