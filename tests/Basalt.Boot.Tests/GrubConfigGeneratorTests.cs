@@ -91,6 +91,8 @@ public sealed class GrubConfigGeneratorTests
     {
         Assert.Contains("set fallback=\"${default_fallback}\"", Menu, StringComparison.Ordinal);
         Assert.Contains("elif [ \"${default}\" = \"fallback\" ]; then\n  set fallback=\"2\"", Menu, StringComparison.Ordinal);
+        Assert.Contains("elif [ \"${default}\" = \"statereset\" ]; then\n  set fallback=\"2\"", Menu, StringComparison.Ordinal);
+        Assert.Contains("elif [ \"${default}\" = \"recovery\" ]; then\n  unset fallback", Menu, StringComparison.Ordinal);
         Assert.Contains("else\n  set fallback=\"1 2\"\nfi", Menu, StringComparison.Ordinal);
         var menu = GrubMenu.Create(GrubMenuOptions.Default);
         Assert.Equal(1, menu.IndexOf("fallback"));

@@ -138,7 +138,7 @@ public sealed class GrubMenuLogicIntegrationTests
         var expectedFallback = entry switch
         {
             "fallback" => "2",
-            "recovery" => "2",
+            "recovery" => string.Empty,
             _ => "1 2",
         };
         Assert.Equal(expectedFallback, output["fallback"]);

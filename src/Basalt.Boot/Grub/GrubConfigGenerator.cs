@@ -94,8 +94,10 @@ public static class GrubConfigGenerator
         script.Line($"set fallback=\"${{{GrubEnvironmentKeys.DefaultFallback}}}\"");
         script.Else($"elif [ \"${{default}}\" = \"{GrubMenu.PassiveEntry}\" ]; then");
         script.Line($"set fallback=\"{recovery}\"");
-        script.Else($"elif [ \"${{default}}\" = \"{GrubMenu.RecoveryEntry}\" -o \"${{default}}\" = \"{GrubMenu.ResetEntry}\" ]; then");
+        script.Else($"elif [ \"${{default}}\" = \"{GrubMenu.ResetEntry}\" ]; then");
         script.Line($"set fallback=\"{recovery}\"");
+        script.Else($"elif [ \"${{default}}\" = \"{GrubMenu.RecoveryEntry}\" ]; then");
+        script.Line("unset fallback");
         script.Else("else");
         script.Line($"set fallback=\"{passive} {recovery}\"");
         script.Close("fi");
