@@ -1,3 +1,5 @@
+using Basalt.Boot.Grub;
+
 namespace Basalt.Build.Init;
 
 /// <summary>The files init writes into an OS tree, as text. Pure, so tests check them directly.</summary>
@@ -235,6 +237,12 @@ public static class InitFiles
         tmpfs /tmp tmpfs defaults,nosuid,nodev,mode=1777 0 0
 
         """;
+
+    /// <summary>The boot menu every image ships (install and upgrade copy it to COS_STATE and COS_RECOVERY).</summary>
+    public static string GrubMenu() => GrubConfigGenerator.MenuConfig(Boot.Grub.GrubMenu.Create(GrubMenuOptions.Default));
+
+    /// <summary>This image's own kernel arguments: <c>boot=basalt</c> selects the Basalt boot script of its initramfs.</summary>
+    public static string GrubBootArguments() => GrubConfigGenerator.BootArgumentsConfig(["boot=basalt"]);
 
     /// <summary>Keeps package maintainer scripts from starting services inside the chroot.</summary>
     public static string PolicyRcD() =>

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
+using Basalt.Boot.Grub;
 using Basalt.Platform;
 
 namespace Basalt.Build.Init;
@@ -157,6 +158,8 @@ public sealed class InitPlanner
         files.Add(new(InitFiles.InitramfsModulesPath, InitFiles.InitramfsModulesFile(), Regular));
         files.Add(new(InitFiles.InitramfsConfPath, InitFiles.InitramfsConf(), Regular));
         files.Add(new(InitFiles.FstabPath, InitFiles.Fstab(), Regular));
+        files.Add(new(GrubPaths.ImageMenuConfig, InitFiles.GrubMenu(), Regular));
+        files.Add(new(GrubPaths.ImageBootArguments, InitFiles.GrubBootArguments(), Regular));
         files.Add(OsReleaseFile(root, osRelease, options));
 
         var units = new List<string> { "systemd-networkd.service" };

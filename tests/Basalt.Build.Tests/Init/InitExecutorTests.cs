@@ -52,6 +52,8 @@ public sealed class InitExecutorTests
         Assert.Equal(InitFiles.InitramfsBootScript(), File.ReadAllText(Path.Combine(root, "etc/initramfs-tools/scripts/basalt")));
         Assert.True(File.GetUnixFileMode(Path.Combine(root, "etc/initramfs-tools/hooks/basalt")).HasFlag(UnixFileMode.UserExecute));
         Assert.Equal(string.Empty, File.ReadAllText(Path.Combine(root, "etc/machine-id")));
+        Assert.Equal(InitFiles.GrubMenu(), File.ReadAllText(Path.Combine(root, "etc/cos/grub.cfg")));
+        Assert.Equal(InitFiles.GrubBootArguments(), File.ReadAllText(Path.Combine(root, "etc/cos/bootargs.cfg")));
         Assert.StartsWith("root:!$6$", File.ReadAllText(Path.Combine(root, "etc/shadow")), StringComparison.Ordinal);
         Assert.Equal("1.0.0", OsRelease.Parse(File.ReadAllText(Path.Combine(root, "usr/lib/os-release"))).Get("BASALT_VERSION"));
         Assert.Equal("../usr/lib/os-release", new FileInfo(Path.Combine(root, "etc/os-release")).LinkTarget);

@@ -137,4 +137,13 @@ public sealed class InitFilesTests
             "Package: a\nStatus: install ok installed\n\nPackage: b\nStatus: deinstall ok config-files\n\nPackage: c\nStatus: install ok not-installed\n\nPackage: d\nStatus: install ok half-installed\n");
         Assert.Equal(["a"], installed.Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public void The_image_ships_the_boot_menu_and_asks_for_the_basalt_boot_script()
+    {
+        var menu = InitFiles.GrubMenu();
+        Assert.Contains("menuentry", menu, StringComparison.Ordinal);
+        Assert.Contains("/boot/vmlinuz", menu, StringComparison.Ordinal);
+        Assert.Contains("set bootargs=\"boot=basalt\"", InitFiles.GrubBootArguments(), StringComparison.Ordinal);
+    }
 }
