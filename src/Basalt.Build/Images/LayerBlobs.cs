@@ -4,8 +4,8 @@ using Basalt.Oci.Store;
 
 namespace Basalt.Build.Images;
 
-/// <summary>Writes a layer straight into the blob store (digest computed while writing, then committed).</summary>
-internal static class LayerBlobs
+/// <summary>Writes a gzip layer straight into the blob store (digest computed while writing, then committed).</summary>
+public static class LayerBlobs
 {
     public static readonly LayerWriteOptions Options = new();
 
