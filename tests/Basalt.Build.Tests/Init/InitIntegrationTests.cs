@@ -14,7 +14,9 @@ public sealed class DebianRootfsFixture : IAsyncLifetime
 {
     public const string DeveloperCache = "/var/cache/basalt-dev/rootfs";
 
+    private readonly SemaphoreSlim _initLock = new(1, 1);
     private TempDirectory? _directory;
+    private (InitPlan Plan, InitResult Result)? _init;
 
     public string Root => Path.Combine(_directory!.Path, "rootfs");
 
@@ -40,8 +42,33 @@ public sealed class DebianRootfsFixture : IAsyncLifetime
         await tools.RunAsync(new ToolInvocation("cp", ["-a", "--reflink=auto", source, Root]));
     }
 
+    /// <summary>The options the shared init run uses.</summary>
+    public static InitOptions InitOptionsFor(string root) =>
+        new() { Root = root, BasaltBinary = "/usr/bin/true", Version = "9.9.9", ImageReference = "registry.test/basalt/os:1" };
+
+    /// <summary>Runs init over <see cref="Root"/> once (it installs packages: minutes); later callers get the same result.</summary>
+    public async Task<(InitPlan Plan, InitResult Result)> InitializeRootAsync()
+    {
+        await _initLock.WaitAsync();
+        try
+        {
+            if (_init is null)
+            {
+                var plan = new InitPlanner().Plan(InitOptionsFor(Root));
+                _init = (plan, await new InitExecutor(new ToolRunner()).ExecuteAsync(plan));
+            }
+
+            return _init.Value;
+        }
+        finally
+        {
+            _initLock.Release();
+        }
+    }
+
     public async Task DisposeAsync()
     {
+        _initLock.Dispose();
         if (_directory is null)
         {
             return;
@@ -69,17 +96,17 @@ public sealed class InitIntegrationTests(DebianRootfsFixture fixture)
         Requires.Root();
         Requires.Tool("chroot", "coreutils");
         Requires.Tool("mount", "mount");
+        Requires.Tool("true", "coreutils"); // /usr/bin/true, a dynamic executable, stands in for basalt
         var root = fixture.Root;
-        var binary = Requires.Tool("true", "coreutils"); // any dynamic executable stands in for basalt
         var tools = new ToolRunner();
-        var options = new InitOptions { Root = root, BasaltBinary = binary, Version = "9.9.9", ImageReference = "registry.test/basalt/os:1" };
+        var options = DebianRootfsFixture.InitOptionsFor(root);
 
         InitResult first;
         try
         {
-            var plan = new InitPlanner().Plan(options);
+            var (plan, result) = await fixture.InitializeRootAsync();
             Assert.Contains("busybox", plan.Packages.Missing);
-            first = await new InitExecutor(tools).ExecuteAsync(plan);
+            first = result;
         }
         finally
         {
