@@ -158,7 +158,7 @@ public sealed class BasaltApp
     {
         if (format == OutputFormat.Json)
         {
-            stderr.WriteLine(JsonSerializer.Serialize(new ErrorDocument(message, kind, hint), CliJsonContext.Default.ErrorDocument));
+            stderr.WriteLine(JsonSerializer.Serialize(new ErrorDocument(message, kind, hint), CliJson.Errors.ErrorDocument));
             if (detail is not null)
             {
                 stderr.WriteLine(detail.ToString());

@@ -36,7 +36,7 @@ internal sealed class CacheCommands : ICommandGroup
                         [.. references.Select(r => new CacheReferenceOutput(r.Name, r.ManifestDigest.Value))],
                         [.. stored.Select(b => new CacheBlobOutput(b.Digest.Value, b.Size, b.LastAccessTime))],
                         total),
-                    CommandJsonContext.Default.CacheListOutput);
+                    CliJson.Documents.CacheListOutput);
                 return Task.FromResult(ExitCodes.Success);
             }
 
@@ -77,7 +77,7 @@ internal sealed class CacheCommands : ICommandGroup
                         result.RemovedReferences,
                         result.RemovedPartials.Count,
                         result.BytesFreed),
-                    CommandJsonContext.Default.CachePruneOutput);
+                    CliJson.Documents.CachePruneOutput);
                 return Task.FromResult(ExitCodes.Success);
             }
 

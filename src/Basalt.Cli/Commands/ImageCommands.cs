@@ -38,7 +38,7 @@ internal sealed class ImageCommands : ICommandGroup
                 services.Images.PullAsync(CommandInputs.Source(context.GetRequiredValue(source)), CommandInputs.Platform(context.Settings), progress, ct)).ConfigureAwait(false);
             if (context.Console.IsJson)
             {
-                context.Console.WriteJson(PullOutput.From(pull), CommandJsonContext.Default.PullOutput);
+                context.Console.WriteJson(PullOutput.From(pull), CliJson.Documents.PullOutput);
                 return ExitCodes.Success;
             }
 
@@ -76,7 +76,7 @@ internal sealed class ImageCommands : ICommandGroup
             {
                 context.Console.WriteJson(
                     new PushOutput(pushed.Reference, pushed.Digest.Value, pushed.Layer.Digest.Value, pushed.Layer.Size, pushed.Config.Digest.Value),
-                    CommandJsonContext.Default.PushOutput);
+                    CliJson.Documents.PushOutput);
                 return ExitCodes.Success;
             }
 
@@ -97,7 +97,7 @@ internal sealed class ImageCommands : ICommandGroup
             var image = await services.Images.InspectAsync(CommandInputs.Source(context.GetRequiredValue(source)), CommandInputs.Platform(context.Settings), ct).ConfigureAwait(false);
             if (context.Console.IsJson)
             {
-                context.Console.WriteJson(InspectOutput.From(image), CommandJsonContext.Default.InspectOutput);
+                context.Console.WriteJson(InspectOutput.From(image), CliJson.Documents.InspectOutput);
                 return ExitCodes.Success;
             }
 
@@ -133,7 +133,7 @@ internal sealed class ImageCommands : ICommandGroup
             {
                 context.Console.WriteJson(
                     new UnpackOutput(result.Pull.Image.Name, result.Pull.Image.Digest.Value, result.Target, result.EntriesApplied, result.Pull.BytesTransferred, result.Warnings),
-                    CommandJsonContext.Default.UnpackOutput);
+                    CliJson.Documents.UnpackOutput);
                 return ExitCodes.Success;
             }
 
@@ -168,7 +168,7 @@ internal sealed class ImageCommands : ICommandGroup
             {
                 context.Console.WriteJson(
                     new SaveOutput(result.Image.Name, result.Image.Digest.Value, result.LayoutPath, result.Tag, result.BytesWritten),
-                    CommandJsonContext.Default.SaveOutput);
+                    CliJson.Documents.SaveOutput);
                 return ExitCodes.Success;
             }
 

@@ -28,11 +28,11 @@ public sealed record InspectOutput(
         image.Platform.ToString(),
         image.Config.Created,
         image.TotalSize,
-        Layers(image),
+        LayersOf(image),
         image.Manifest,
         image.Config);
 
-    public static IReadOnlyList<LayerOutput> Layers(ResolvedImage image) =>
+    public static IReadOnlyList<LayerOutput> LayersOf(ResolvedImage image) =>
         [.. image.Layers.Select((layer, i) => new LayerOutput(
             layer.Digest.Value,
             layer.MediaType,
@@ -58,7 +58,7 @@ public sealed record PullOutput(
         pull.Image.IndexDigest?.Value,
         pull.Image.Platform.ToString(),
         pull.Image.TotalSize,
-        InspectOutput.Layers(pull.Image),
+        InspectOutput.LayersOf(pull.Image),
         pull.BytesTransferred,
         pull.BlobsTransferred,
         pull.BlobsSkipped);

@@ -25,7 +25,7 @@ internal static class ImageComposer
             Architecture = platform.Architecture,
             OS = platform.OS,
             Variant = platform.Variant,
-            Config = labels is { Count: > 0 } ? new ContainerConfig { Labels = new SortedDictionary<string, string>(labels, StringComparer.Ordinal) } : null,
+            Config = labels is { Count: > 0 } ? new ContainerConfig { Labels = new SortedDictionary<string, string>(labels.ToDictionary(StringComparer.Ordinal), StringComparer.Ordinal) } : null,
             RootFs = new RootFs { DiffIds = [diffId] },
             History = [new HistoryEntry { Created = created, CreatedBy = createdBy }],
         };

@@ -6,10 +6,10 @@ public sealed class UnsupportedImageSourceException : OciException
     public UnsupportedImageSourceException(string source, string problem, string? hint = null)
         : base($"{source}: {problem}", hint)
     {
-        Source = source;
+        ImageSourceText = source;
     }
 
-    public string Source { get; }
+    public string ImageSourceText { get; }
     public override string Kind => "unsupported-source";
 }
 
@@ -19,9 +19,9 @@ public sealed class ImageSourceNotFoundException : OciException
     public ImageSourceNotFoundException(string source, string what)
         : base($"{source}: no such {what}", "check the path; relative paths are taken from the current directory")
     {
-        Source = source;
+        ImageSourceText = source;
     }
 
-    public string Source { get; }
+    public string ImageSourceText { get; }
     public override string Kind => "source-not-found";
 }
