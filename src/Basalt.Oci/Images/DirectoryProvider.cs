@@ -10,7 +10,7 @@ namespace Basalt.Oci.Images;
 /// <c>dir:PATH</c>: a directory tree taken as a root filesystem, presented as a one-layer image whose
 /// layer (an uncompressed, deterministic tar) is written into the store.
 /// </summary>
-internal sealed class DirectoryProvider(string path, BlobStore store, PlatformSpec platform) : IImageProvider
+internal sealed class DirectoryProvider(string path, BlobStore store, PlatformSpec platform, IProgress<TransferUpdate>? progress) : IImageProvider
 {
     private readonly string _path = Path.GetFullPath(path);
 
@@ -19,6 +19,8 @@ internal sealed class DirectoryProvider(string path, BlobStore store, PlatformSp
     public string DefaultTag => ImageReference.DefaultTag;
 
     public long PreparedBytes { get; private set; }
+
+    public bool BuildsLocally => true;
 
     public async Task<RawDocument> GetRootAsync(CancellationToken cancellationToken)
     {
@@ -29,6 +31,7 @@ internal sealed class DirectoryProvider(string path, BlobStore store, PlatformSp
 
         var (layer, diffId, written) = await LayerBuilder.BuildAsync(store, _path, LayerCompression.None, cancellationToken).ConfigureAwait(false);
         PreparedBytes += written;
+        progress?.Report(new TransferUpdate(TransferPhase.Writing, layer.Digest, written, layer.Size, written > 0 ? TransferState.Done : TransferState.Skipped));
         var composed = ImageComposer.Compose(store, layer, diffId, platform, null, null, $"basalt: directory {_path}");
         return new RawDocument(composed.ManifestBytes, MediaTypes.OciManifest, composed.Manifest.Digest);
     }

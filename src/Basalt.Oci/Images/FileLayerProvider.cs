@@ -11,7 +11,7 @@ namespace Basalt.Oci.Images;
 /// <c>file:PATH</c>: a single layer tar (plain, gzip or zstd) presented as a one-layer image. The file is
 /// hashed first and copied into the store only when the store does not have it yet.
 /// </summary>
-internal sealed class FileLayerProvider(string path, BlobStore store, PlatformSpec platform) : IImageProvider
+internal sealed class FileLayerProvider(string path, BlobStore store, PlatformSpec platform, IProgress<TransferUpdate>? progress) : IImageProvider
 {
     private readonly string _path = Path.GetFullPath(path);
 
@@ -20,6 +20,8 @@ internal sealed class FileLayerProvider(string path, BlobStore store, PlatformSp
     public string DefaultTag => ImageReference.DefaultTag;
 
     public long PreparedBytes { get; private set; }
+
+    public bool BuildsLocally => true;
 
     public async Task<RawDocument> GetRootAsync(CancellationToken cancellationToken)
     {
@@ -37,11 +39,17 @@ internal sealed class FileLayerProvider(string path, BlobStore store, PlatformSp
             digest = Digest.FromHash("sha256", await SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false));
         }
 
-        if (!store.Contains(digest))
+        if (store.Contains(digest))
         {
+            progress?.Report(new TransferUpdate(TransferPhase.Writing, digest, 0, size, TransferState.Skipped));
+        }
+        else
+        {
+            progress?.Report(new TransferUpdate(TransferPhase.Writing, digest, 0, size, TransferState.Running));
             await using var file = OpenFile();
             await store.PutAsync(file, digest, cancellationToken).ConfigureAwait(false);
             PreparedBytes += size;
+            progress?.Report(new TransferUpdate(TransferPhase.Writing, digest, size, size, TransferState.Done));
         }
 
         var diffId = digest;

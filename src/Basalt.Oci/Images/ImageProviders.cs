@@ -22,6 +22,9 @@ internal interface IImageProvider : IDisposable
     /// <summary>Bytes the provider itself stored while building the image (local directories and files).</summary>
     long PreparedBytes { get; }
 
+    /// <summary>True when the provider builds the image's blobs into the store itself, reporting its own progress.</summary>
+    bool BuildsLocally { get; }
+
     /// <summary>The top-level manifest or index.</summary>
     Task<RawDocument> GetRootAsync(CancellationToken cancellationToken);
 
@@ -40,6 +43,8 @@ internal sealed class RegistryProvider(IRegistryClient client, ImageReference re
     public string DefaultTag => reference.Tag ?? ImageReference.DefaultTag;
 
     public long PreparedBytes => 0;
+
+    public bool BuildsLocally => false;
 
     public async Task<RawDocument> GetRootAsync(CancellationToken cancellationToken)
     {
@@ -78,6 +83,8 @@ internal sealed class LayoutProvider(IImageLayout layout, string name, string? t
     public string DefaultTag => tag ?? ImageReference.DefaultTag;
 
     public long PreparedBytes => 0;
+
+    public bool BuildsLocally => false;
 
     public Task<RawDocument> GetRootAsync(CancellationToken cancellationToken) =>
         Task.FromResult(Read(ResolveTop().Descriptor));

@@ -36,7 +36,7 @@ public sealed class ImageService
     /// <summary>Resolves the image and fetches its manifest and config only (no layers).</summary>
     public async Task<ResolvedImage> InspectAsync(ImageSource source, PlatformSpec? platform = null, CancellationToken cancellationToken = default)
     {
-        using var provider = OpenProvider(source, platform);
+        using var provider = OpenProvider(source, platform, null);
         var counter = new TransferCounter();
         return await ResolveAsync(provider, platform, counter, null, cancellationToken).ConfigureAwait(false);
     }
@@ -47,7 +47,7 @@ public sealed class ImageService
     /// </summary>
     public async Task<PullResult> PullAsync(ImageSource source, PlatformSpec? platform = null, IProgress<TransferUpdate>? progress = null, CancellationToken cancellationToken = default)
     {
-        using var provider = OpenProvider(source, platform);
+        using var provider = OpenProvider(source, platform, progress);
         return await PullAsync(provider, platform, progress, cancellationToken).ConfigureAwait(false);
     }
 
@@ -84,7 +84,7 @@ public sealed class ImageService
         CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(layoutDirectory);
-        using var provider = OpenProvider(source, platform);
+        using var provider = OpenProvider(source, platform, progress);
         var pull = await PullAsync(provider, platform, progress, cancellationToken).ConfigureAwait(false);
         var image = pull.Image;
         tag ??= provider.DefaultTag;
@@ -148,7 +148,7 @@ public sealed class ImageService
         return new PushResult(target.ToString(), digest, composed.Layer, composed.Config, composed.ManifestBytes.LongLength);
     }
 
-    private IImageProvider OpenProvider(ImageSource source, PlatformSpec? platform)
+    private IImageProvider OpenProvider(ImageSource source, PlatformSpec? platform, IProgress<TransferUpdate>? progress)
     {
         ArgumentNullException.ThrowIfNull(source);
         return source switch
@@ -162,8 +162,8 @@ public sealed class ImageService
                 OpenArchive(source, archive.Path),
                 ImageSource.ArchivePrefix + Path.GetFullPath(archive.Path),
                 null),
-            FileSource file => new FileLayerProvider(file.Path, _store, platform ?? PlatformSpec.Current),
-            DirectorySource directory => new DirectoryProvider(directory.Path, _store, platform ?? PlatformSpec.Current),
+            FileSource file => new FileLayerProvider(file.Path, _store, platform ?? PlatformSpec.Current, progress),
+            DirectorySource directory => new DirectoryProvider(directory.Path, _store, platform ?? PlatformSpec.Current, progress),
             _ => throw new UnsupportedImageSourceException(source.ToString(), "this kind of source cannot be read as an image"),
         };
     }
@@ -247,6 +247,11 @@ public sealed class ImageService
         if (_store.Contains(blob.Digest))
         {
             counter.Skip();
+            if (provider.BuildsLocally)
+            {
+                return; // the provider reported writing it
+            }
+
             progress?.Report(new TransferUpdate(TransferPhase.Pulling, blob.Digest, 0, blob.Size, TransferState.Skipped));
             return;
         }
