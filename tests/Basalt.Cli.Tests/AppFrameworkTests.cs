@@ -213,6 +213,20 @@ public sealed class AppFrameworkTests
     }
 
     [Fact]
+    public async Task The_shipped_composition_root_uses_the_cache_dir_option()
+    {
+        using var temp = new Basalt.Testing.TempDirectory("cli");
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+
+        var code = await BasaltApp.RunAsync(["cache", "ls", "--cache-dir", temp.Path, "-v"], stdout, stderr);
+
+        Assert.Equal(0, code);
+        Assert.StartsWith($"cache: {temp.Path}\n", stdout.ToString(), StringComparison.Ordinal);
+        Assert.EndsWith("0 images, 0 blobs, 0 B\n", stdout.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_shipped_cli_answers_version_and_help()
     {
         using var stdout = new StringWriter();

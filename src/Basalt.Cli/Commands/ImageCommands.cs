@@ -46,7 +46,7 @@ internal sealed class ImageCommands : ICommandGroup
             context.Console.WriteText($"pulled {image.Name}");
             context.Console.WriteText($"digest: {image.Digest}");
             context.Console.WriteText(
-                $"{image.Layers.Count} layers, {Units.Bytes(image.TotalSize)}; transferred {Units.Bytes(pull.BytesTransferred)} " +
+                $"{Plural(image.Layers.Count, "layer")}, {Units.Bytes(image.TotalSize)}; transferred {Units.Bytes(pull.BytesTransferred)} " +
                 $"({pull.BlobsTransferred} blobs fetched, {pull.BlobsSkipped} already present)");
             return ExitCodes.Success;
         });
@@ -178,8 +178,11 @@ internal sealed class ImageCommands : ICommandGroup
         return command;
     }
 
+    private static string Plural(int count, string noun) => count == 1 ? $"1 {noun}" : $"{count} {noun}s";
+
     private static async Task<T> WithProgress<T>(CommandContext context, Func<IProgress<TransferUpdate>, Task<T>> run)
     {
+        context.Console.Trace($"cache: {context.GetServices<CliServices>().Store.Root}");
         using var reporter = TransferReporter.For(context.Console);
         return await run(reporter).ConfigureAwait(false);
     }

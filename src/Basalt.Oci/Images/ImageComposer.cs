@@ -29,11 +29,11 @@ internal static class ImageComposer
             RootFs = new RootFs { DiffIds = [diffId] },
             History = [new HistoryEntry { Created = created, CreatedBy = createdBy }],
         };
-        var configBytes = JsonSerializer.SerializeToUtf8Bytes(config, OciJsonContext.Default.ImageConfig);
+        var configBytes = JsonSerializer.SerializeToUtf8Bytes(config, Layout.LayoutJson.Writer.ImageConfig);
         var configDescriptor = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = store.Put(configBytes), Size = configBytes.LongLength };
 
         var manifest = new ImageManifest { SchemaVersion = 2, MediaType = MediaTypes.OciManifest, Config = configDescriptor, Layers = [layer] };
-        var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, OciJsonContext.Default.ImageManifest);
+        var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, Layout.LayoutJson.Writer.ImageManifest);
         var manifestDescriptor = new Descriptor { MediaType = MediaTypes.OciManifest, Digest = store.Put(manifestBytes), Size = manifestBytes.LongLength };
         return new ComposedImage(layer, configDescriptor, manifestDescriptor, manifestBytes);
     }

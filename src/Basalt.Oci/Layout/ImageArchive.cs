@@ -148,7 +148,7 @@ public sealed partial class DockerArchive : IImageLayout
             }
 
             var manifest = new ImageManifest { SchemaVersion = 2, MediaType = MediaTypes.OciManifest, Config = config, Layers = layers };
-            var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, OciJsonContext.Default.ImageManifest);
+            var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, LayoutJson.Writer.ImageManifest);
             var manifestDescriptor = new Descriptor { MediaType = MediaTypes.OciManifest, Digest = Digest.Sha256(manifestBytes), Size = manifestBytes.LongLength };
             synthesized[manifestDescriptor.Digest] = manifestBytes;
 

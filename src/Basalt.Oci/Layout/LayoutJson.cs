@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
@@ -32,6 +33,12 @@ internal sealed partial class LayoutJsonContext : JsonSerializerContext;
 
 internal static class LayoutJson
 {
+    /// <summary>
+    /// OCI documents as Basalt writes them: media types keep their '+' instead of \u002B, as other tools
+    /// write them (the default encoder escapes for HTML, which these documents never go into).
+    /// </summary>
+    public static OciJsonContext Writer { get; } = new(new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
     /// <summary>Layout metadata files are small; anything larger is not one (and is not read into memory).</summary>
     public const int MaxDocumentBytes = 4 << 20;
 

@@ -197,7 +197,7 @@ public sealed class OciLayoutDirectory : IImageLayout
 
     private static void WriteIndex(string directory, ImageIndex index)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(index, OciJsonContext.Default.ImageIndex);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(index, LayoutJson.Writer.ImageIndex);
         AtomicFile.WriteAllBytes(System.IO.Path.Combine(directory, "index.json"), bytes);
     }
 

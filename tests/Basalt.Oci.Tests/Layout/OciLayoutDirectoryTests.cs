@@ -22,6 +22,7 @@ public sealed class OciLayoutDirectoryTests
         }
 
         Assert.Equal("{\"imageLayoutVersion\":\"1.0.0\"}", System.IO.File.ReadAllText(Path.Combine(path, "oci-layout")));
+        Assert.Contains("\"application/vnd.oci.image.manifest.v1+json\"", System.IO.File.ReadAllText(Path.Combine(path, "index.json")), StringComparison.Ordinal);
         Assert.True(System.IO.File.Exists(Path.Combine(path, "blobs", "sha256", first.Digest.Hex)));
 
         using var reopened = OciLayoutDirectory.Open(path);
