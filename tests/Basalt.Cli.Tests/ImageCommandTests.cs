@@ -153,6 +153,19 @@ public sealed class ImageCommandTests : IDisposable
         Assert.Contains("label 'novalue' is not KEY=VALUE", run.Stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("has/slash")]
+    [InlineData("-dash")]
+    [InlineData("a:b")]
+    public async Task Save_refuses_a_tag_it_could_not_read_back(string tag)
+    {
+        var run = await Run("image", "save", "localhost:5000/a:b", "--oci-layout", _temp.Combine("l"), "--tag", tag);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains($"'{tag}' is not a valid tag", run.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("l")));
+    }
+
     [Fact]
     public async Task Save_needs_the_layout_option()
     {

@@ -21,6 +21,19 @@ internal static class CommandInputs
     public static PlatformSpec? Platform(GlobalSettings settings) =>
         settings.Platform is null ? null : AsUsage(() => PlatformSpec.Parse(settings.Platform));
 
+    /// <summary>A tag for an OCI layout, checked by the same rules oci-layout:DIR:TAG is read back with.</summary>
+    public static string? LayoutTag(string? tag)
+    {
+        if (tag is null)
+        {
+            return null;
+        }
+
+        return ImageSource.TryParse($"{ImageSource.LayoutPrefix}/layout:{tag}", out var parsed) && parsed is OciLayoutSource layout && layout.Tag == tag
+            ? tag
+            : throw new CliUsageException($"'{tag}' is not a valid tag", $"use letters, digits, '_', '.' and '-' (not first), at most {ImageReference.MaxTagLength} characters");
+    }
+
     public static IReadOnlyDictionary<string, string> Labels(IEnumerable<string>? labels)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);

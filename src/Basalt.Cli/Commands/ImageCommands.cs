@@ -160,7 +160,7 @@ internal sealed class ImageCommands : ICommandGroup
             var result = await WithProgress(context, progress => services.Images.SaveAsync(
                 CommandInputs.Source(context.GetRequiredValue(source)),
                 context.GetValue(layout)!,
-                context.GetValue(tag),
+                CommandInputs.LayoutTag(context.GetValue(tag)),
                 CommandInputs.Platform(context.Settings),
                 progress,
                 ct)).ConfigureAwait(false);
