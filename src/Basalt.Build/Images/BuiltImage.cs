@@ -12,6 +12,13 @@ public sealed record BuiltImage(Descriptor Manifest, ImageManifest ImageManifest
 
     public IReadOnlyList<Descriptor> Layers => ImageManifest.Layers;
 
+    /// <summary>An image the image service pulled (every blob is in its store now).</summary>
+    public static BuiltImage From(Oci.Images.ResolvedImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return new BuiltImage(new Descriptor { MediaType = image.MediaType, Digest = image.Digest, Size = image.ManifestSize }, image.Manifest, image.Config);
+    }
+
     /// <summary>Reads an image back from the store by its manifest digest.</summary>
     public static BuiltImage Load(BlobStore store, Digest manifestDigest)
     {
@@ -78,10 +85,17 @@ public static class ImageComposition
             SchemaVersion = 2,
             MediaType = MediaTypes.OciManifest,
             Config = configDescriptor,
-            Layers = [.. baseImage?.Layers ?? [], .. newLayers.Select(l => l.Layer)],
+            Layers = [.. (baseImage?.Layers ?? []).Select(AsOciLayer), .. newLayers.Select(l => l.Layer)],
         };
         var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, OciJsonContext.Default.ImageManifest);
         var manifestDescriptor = new Descriptor { MediaType = MediaTypes.OciManifest, Digest = store.Put(manifestBytes), Size = manifestBytes.LongLength };
         return new BuiltImage(manifestDescriptor, manifest, config);
     }
+
+    /// <summary>Docker and OCI gzip layers are the same bytes; an OCI manifest names them the OCI way.</summary>
+    private static Descriptor AsOciLayer(Descriptor layer) => layer.MediaType switch
+    {
+        MediaTypes.DockerLayerGzip => layer with { MediaType = MediaTypes.OciLayerGzip },
+        _ => layer,
+    };
 }

@@ -1,3 +1,4 @@
+using Basalt.Oci.Layout;
 using Basalt.Oci.Model;
 using Basalt.Oci.References;
 using Basalt.Oci.Registry;
@@ -29,5 +30,35 @@ public static class ImagePublisher
         var digest = await registry.PushManifestAsync(target, store.ReadAllBytes(image.Digest), image.Manifest.MediaType, cancellationToken).ConfigureAwait(false);
         store.SetReference(target.ToString(), digest);
         return new PublishResult(target.ToString(), digest);
+    }
+
+    /// <summary>
+    /// Writes the image into the OCI layout at <paramref name="layoutDirectory"/> (created if absent) under
+    /// <paramref name="tag"/>; blobs already in the layout are not written again.
+    /// </summary>
+    public static async Task<PublishResult> WriteLayoutAsync(BlobStore store, BuiltImage image, string layoutDirectory, string tag, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentException.ThrowIfNullOrEmpty(layoutDirectory);
+        ArgumentException.ThrowIfNullOrEmpty(tag);
+        using var layout = OciLayoutDirectory.OpenOrCreate(layoutDirectory);
+        foreach (var blob in image.Layers.Prepend(image.ImageManifest.Config).DistinctBy(b => b.Digest))
+        {
+            if (layout.ContainsBlob(blob.Digest))
+            {
+                continue;
+            }
+
+            var stream = store.OpenRead(blob.Digest);
+            await using (stream.ConfigureAwait(false))
+            {
+                await layout.WriteBlobAsync(blob, stream, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        var manifest = await layout.WriteBlobAsync(image.Manifest.MediaType, store.ReadAllBytes(image.Digest), cancellationToken).ConfigureAwait(false);
+        layout.SetManifest(manifest, tag);
+        return new PublishResult($"oci-layout:{layout.Path}:{tag}", manifest.Digest);
     }
 }
