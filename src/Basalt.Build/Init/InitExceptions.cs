@@ -89,6 +89,17 @@ public sealed class BasaltBinaryNotFoundException : InitException
     public override string Kind => "basalt-binary-not-found";
 }
 
+public sealed class BasaltBinaryNotSelfContainedException : InitException
+{
+    public BasaltBinaryNotSelfContainedException(string path)
+        : base($"'{path}' is a framework-dependent launcher (its .dll and runtimeconfig lie beside it), so a copy of it alone cannot run in the image",
+               "publish the self-contained single file (dotnet publish src/Basalt.Cli -c Release) and pass it with --basalt-binary")
+    {
+    }
+
+    public override string Kind => "basalt-binary-not-self-contained";
+}
+
 public sealed class UnsafeRootPathException : InitException
 {
     public UnsafeRootPathException(string root, string path, string reason)

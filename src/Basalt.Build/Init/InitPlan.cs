@@ -136,6 +136,11 @@ public sealed class InitPlanner
             throw new BasaltBinaryNotFoundException(binary);
         }
 
+        if (File.Exists(binary + ".runtimeconfig.json") && File.Exists(binary + ".dll"))
+        {
+            throw new BasaltBinaryNotSelfContainedException(binary);
+        }
+
         var osRelease = Distro.ReadOsRelease(root);
         var distro = Distro.Detect(osRelease);
         var architecture = options.Architecture ?? InitOptions.HostArchitecture;

@@ -65,7 +65,17 @@ internal sealed class BuildCommands : ICommandGroup
             });
             if (context.GetValue(dryRun))
             {
-                context.Console.Output.Write(plan.Describe());
+                if (context.Console.IsJson)
+                {
+                    context.Console.WriteJson(
+                        new InitPlanOutput(plan.Root, plan.InPlace, plan.Distro.Id, plan.Distro.Family.ToString(), plan.Packages.Missing, plan.Files.Select(f => f.Path).ToList(), plan.UnitsToEnable),
+                        BuildJsonContext.Default.InitPlanOutput);
+                }
+                else
+                {
+                    context.Console.Output.Write(plan.Describe());
+                }
+
                 return ExitCodes.Success;
             }
 
@@ -117,7 +127,7 @@ internal sealed class BuildCommands : ICommandGroup
         var from = new Option<string>("--from") { Description = "Base image: " + ImageSource.AcceptedForms + " (default: the default base)", HelpName = "SRC" };
         var suite = SuiteOption();
         var mirror = MirrorOption();
-        var imageTag = new Option<string>("--tag") { Description = "The image's name, written as BASALT_IMAGE_REF; also the push target when --push is given without a value", HelpName = "REF" };
+        var imageTag = new Option<string>("--tag") { Description = "The image's name, written as BASALT_IMAGE_REF (default: the --push reference)", HelpName = "REF" };
         var layout = LayoutOption();
         var layoutTag = new Option<string>("--layout-tag") { Description = "Tag in the OCI layout (default: latest)" };
         var push = PushOption();
@@ -244,9 +254,12 @@ internal sealed class BuildCommands : ICommandGroup
 
 internal sealed record InitOutput(string Root, string KernelVersion, IReadOnlyList<string> Changes);
 
+internal sealed record InitPlanOutput(string Root, bool InPlace, string Distro, string Family, IReadOnlyList<string> PackagesToInstall, IReadOnlyList<string> Files, IReadOnlyList<string> Units);
+
 internal sealed record BuildOutput(string Digest, int Layers, IReadOnlyList<string> Destinations);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(InitOutput))]
+[JsonSerializable(typeof(InitPlanOutput))]
 [JsonSerializable(typeof(BuildOutput))]
 internal sealed partial class BuildJsonContext : JsonSerializerContext;

@@ -163,4 +163,15 @@ public sealed class InitPlanTests
         File.WriteAllText(Path.Combine(root, "usr/lib/systemd/system/systemd-resolved.service"), "[Install]\nWantedBy=multi-user.target\n");
         Assert.Contains("systemd-resolved.service", Plan(root, InitTestRoots.FakeBinary(temp.Path)).UnitsToEnable);
     }
+
+    [Fact]
+    public void A_framework_dependent_launcher_is_refused_as_the_basalt_binary()
+    {
+        using var temp = new TempDirectory("init-plan");
+        var root = InitTestRoots.Create(temp.Path, InitTestRoots.Debian);
+        var launcher = InitTestRoots.FakeBinary(temp.Path);
+        File.WriteAllText(launcher + ".dll", "managed code");
+        File.WriteAllText(launcher + ".runtimeconfig.json", "{}");
+        Assert.Throws<BasaltBinaryNotSelfContainedException>(() => Plan(root, launcher));
+    }
 }
