@@ -168,12 +168,29 @@ public static partial class Posix
     }
 
     /// <summary>Status of the path itself (lstat semantics).</summary>
-    public static UnixFileStatus GetStatus(string path)
+    public static UnixFileStatus GetStatus(string path) =>
+        TryGetStatus(path, out var status) ? status : throw new HostCallException("statx", path, Errno.ENOENT);
+
+    /// <summary>
+    /// Status of the path itself, or false when it does not exist (ENOENT, ENOTDIR) — without the cost
+    /// of an exception, for callers that probe many paths.
+    /// </summary>
+    public static bool TryGetStatus(string path, out UnixFileStatus status)
     {
         Statx buffer;
         unsafe
         {
-            Check(statx(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, &buffer), "statx", path);
+            if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, &buffer) < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno is Errno.ENOENT or Errno.ENOTDIR)
+                {
+                    status = default;
+                    return false;
+                }
+
+                throw new HostCallException("statx", path, errno);
+            }
         }
 
         var mode = (uint)buffer.Mode;
@@ -189,7 +206,7 @@ public static partial class Posix
             _ => UnixFileKind.Unknown,
         };
         var modified = DateTimeOffset.FromUnixTimeSeconds(buffer.Mtime.Seconds).AddTicks(buffer.Mtime.Nanoseconds / 100);
-        return new UnixFileStatus(
+        status = new UnixFileStatus(
             (UnixFileMode)(mode & 0xFFF),
             kind,
             (int)buffer.Uid,
@@ -203,6 +220,7 @@ public static partial class Posix
             modified,
             buffer.Mtime.Nanoseconds,
             (long)buffer.Blocks * 512);
+        return true;
     }
 
     /// <summary>Atomically swaps two existing paths (renameat2 RENAME_EXCHANGE).</summary>

@@ -11,6 +11,12 @@ public static class MediaTypes
     public const string OciLayerNondistributableGzip = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
     public const string DockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
     public const string DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+    /// <summary>Docker schema 1 (deprecated, unsupported by Basalt); recognised only to say so clearly.</summary>
+    public const string DockerManifestSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
+
+    /// <summary>Signed Docker schema 1 (deprecated, unsupported by Basalt).</summary>
+    public const string DockerManifestSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws";
     public const string DockerConfig = "application/vnd.docker.container.image.v1+json";
     public const string DockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
     public const string DockerLayerForeignGzip = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
