@@ -128,22 +128,18 @@ public static class ManifestParser
 
     private static JsonDocument ParseJson(ReadOnlySpan<byte> content)
     {
-        var reader = new Utf8JsonReader(content, new JsonReaderOptions { MaxDepth = 64, CommentHandling = JsonCommentHandling.Disallow });
+        // Duplicate keys are refused: two "mediaType" or "layers" members could be read differently
+        // by Basalt and by the registry or another client, which is how manifest confusion starts.
+        var options = new JsonDocumentOptions
+        {
+            MaxDepth = 64,
+            CommentHandling = JsonCommentHandling.Disallow,
+            AllowTrailingCommas = false,
+            AllowDuplicateProperties = false,
+        };
         try
         {
-            var document = JsonDocument.ParseValue(ref reader);
-            try
-            {
-                // Reading on makes the reader reject anything but white space after the document.
-                _ = reader.Read();
-            }
-            catch (JsonException)
-            {
-                document.Dispose();
-                throw;
-            }
-
-            return document;
+            return JsonDocument.Parse(content.ToArray(), options);
         }
         catch (JsonException ex)
         {

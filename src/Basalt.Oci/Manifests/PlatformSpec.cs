@@ -130,6 +130,13 @@ public sealed record PlatformSpec
         return Normalize(platform.OS, platform.Architecture, platform.Variant);
     }
 
+    /// <summary>The normalised platform an image config says its image is for.</summary>
+    public static PlatformSpec From(ImageConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return Normalize(config.OS, config.Architecture, config.Variant);
+    }
+
     /// <summary>True when an image built for <paramref name="candidate"/> runs on this platform.</summary>
     public bool Accepts(PlatformSpec candidate) => MatchRank(candidate) is not null;
 

@@ -155,7 +155,15 @@ public sealed partial class RegistryClient
                     throw new BlobSizeMismatchException(blob.Digest, blob.Size, total + read);
                 }
 
-                await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                try
+                {
+                    await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                }
+                catch (IOException ex)
+                {
+                    throw new BlobWriteException(path, ex);
+                }
+
                 hasher.AppendData(buffer, 0, read);
                 total += read;
                 progress?.Report(total);
@@ -275,8 +283,7 @@ public sealed partial class RegistryClient
                 LogBlob(_logger, blob.Digest.Value, "uploaded");
                 return;
             }
-            catch (Exception ex) when (Unwrap(ex) is RetryableUploadException or IOException or TimeoutException or HttpRequestException
-                && !ct.IsCancellationRequested && Unwrap(ex) is not BlobSizeMismatchException)
+            catch (Exception ex) when (!ct.IsCancellationRequested && IsUploadRetryable(ex))
             {
                 var cause = Unwrap(ex);
                 if (attempt >= _options.MaxAttempts)
@@ -291,9 +298,11 @@ public sealed partial class RegistryClient
                 LogRetry(_logger, $"push of blob {blob.Digest.Short}", attempt, _options.MaxAttempts, cause.Message, delay);
                 await Task.Delay(delay, _time, ct).ConfigureAwait(false);
             }
-            catch (HttpRequestException ex) when (Unwrap(ex) is BlobSizeMismatchException mismatch)
+            catch (Exception ex) when (Unwrap(ex) is BlobSizeMismatchException mismatch)
             {
-                throw mismatch;
+                // The content stream, not the network, was wrong; HttpClient wrapped the error on its way out.
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(mismatch);
+                throw;
             }
         }
     }
@@ -440,6 +449,10 @@ public sealed partial class RegistryClient
             ? end
             : null;
     }
+
+    private static bool IsUploadRetryable(Exception ex) =>
+        Unwrap(ex) is not BlobSizeMismatchException
+        && ex is RetryableUploadException or IOException or TimeoutException or HttpRequestException;
 
     private static Exception Unwrap(Exception ex)
     {

@@ -144,3 +144,17 @@ public sealed class ManifestTooLargeException : OciException
 
     public override string Kind => "manifest-too-large";
 }
+
+/// <summary>A downloaded blob could not be written to local disk (no space, read-only, permissions).</summary>
+public sealed class BlobWriteException : OciException
+{
+    public BlobWriteException(string path, Exception inner)
+        : base($"cannot write blob to {path}: {inner?.Message}", "check free space and permissions of the cache directory; the download resumes from what was written", inner)
+    {
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public override string Kind => "blob-write";
+}

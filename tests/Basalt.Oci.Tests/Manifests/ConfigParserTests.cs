@@ -74,6 +74,7 @@ public sealed class ConfigParserTests
     [InlineData("", "the document is empty")]
     [InlineData("{", "invalid image config")]
     [InlineData("null", "JSON null")]
+    [InlineData("""{ "os": "linux", "architecture": "amd64", "architecture": "arm64", "rootfs": { "type": "layers", "diff_ids": [] } }""", "Duplicate")]
     [InlineData("""{ "architecture": "amd64", "rootfs": { "type": "layers", "diff_ids": [] } }""", "os")]
     [InlineData("""{ "os": "", "architecture": "amd64", "rootfs": { "type": "layers", "diff_ids": [] } }""", "'os' is empty")]
     [InlineData("""{ "os": "linux", "architecture": " ", "rootfs": { "type": "layers", "diff_ids": [] } }""", "'architecture' is empty")]

@@ -153,6 +153,7 @@ public sealed class ManifestParserTests
     [InlineData("{", "not valid JSON")]
     [InlineData("{\"schemaVersion\": 2,}", "not valid JSON")]
     [InlineData("{\"schemaVersion\": 2} {}", "not valid JSON")]
+    [InlineData("{\"schemaVersion\": 2, \"manifests\": [], \"manifests\": []}", "not valid JSON: Duplicate")]
     [InlineData("[]", "JSON array, not an object")]
     [InlineData("null", "JSON null, not an object")]
     [InlineData("{\"schemaVersion\": 3, \"manifests\": []}", "schemaVersion is 3; only 2 is supported")]

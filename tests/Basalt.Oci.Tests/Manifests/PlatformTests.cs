@@ -63,6 +63,16 @@ public sealed class PlatformSpecTests
         Assert.Equal(expected, PlatformSpec.Current.ToString());
     }
 
+    [Fact]
+    public void From_normalises_index_and_config_platforms()
+    {
+        Assert.Equal("linux/arm64/v8", PlatformSpec.From(new OciPlatform { OS = "linux", Architecture = "aarch64" }).ToString());
+        var config = new ImageConfig { OS = "Linux", Architecture = "x86_64", RootFs = new RootFs { DiffIds = [] } };
+        Assert.Equal("linux/amd64", PlatformSpec.From(config).ToString());
+        Assert.True(PlatformSpec.Parse("linux/arm/v7").Accepts(PlatformSpec.From(config with { Architecture = "armel" })));
+        Assert.False(PlatformSpec.Parse("linux/arm/v6").Accepts(PlatformSpec.From(config with { Architecture = "armhf" })));
+    }
+
     [Theory]
     [InlineData("linux/arm/v7", "linux/arm/v7", 0)]
     [InlineData("linux/arm/v7", "linux/arm/v6", 1)]

@@ -327,13 +327,17 @@ public sealed class BlobTransferTests
         Assert.Equal(2, fake.Requests.Count(r => r.Method == HttpMethod.Post));
     }
 
-    [Fact]
-    public async Task Content_shorter_than_its_descriptor_is_refused()
+    [Theory]
+    [InlineData(false, 0L)]
+    [InlineData(true, 0L)]
+    [InlineData(true, 500L)]
+    public async Task Content_shorter_than_its_descriptor_is_refused(bool wrapped, long chunkSize)
     {
-        using var fake = new FakeRegistry();
+        using var fake = new FakeRegistry { WrapContentErrors = wrapped };
         var content = Bytes(1000);
         var blob = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Sha256(content), Size = 2000 };
-        using var client = Client(fake);
+        var options = chunkSize > 0 ? RegistryClientTests.Options() with { MonolithicLimit = chunkSize, ChunkSize = chunkSize } : null;
+        using var client = Client(fake, options);
         await Assert.ThrowsAsync<BlobSizeMismatchException>(() => client.PushBlobAsync(App, blob, () => new MemoryStream(content), null, null, CancellationToken.None));
     }
 

@@ -44,6 +44,7 @@ public sealed class FakeRegistry : HttpMessageHandler
     public bool AbsoluteUploadLocation { get; set; }
     public bool HeadOmitsDigest { get; set; }
     public int TagPageSize { get; set; } = 2;
+    public bool WrapContentErrors { get; set; }
 
     /// <summary>Runs first; a non-null answer is returned instead of the registry's.</summary>
     public Func<HttpRequestMessage, HttpResponseMessage?>? Intercept { get; set; }
@@ -85,7 +86,18 @@ public sealed class FakeRegistry : HttpMessageHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var body = request.Content is null ? [] : await request.Content.ReadAsByteArrayAsync(cancellationToken);
+        byte[] body;
+        try
+        {
+            body = request.Content is null ? [] : await request.Content.ReadAsByteArrayAsync(cancellationToken);
+        }
+        catch (Exception ex) when (WrapContentErrors)
+        {
+            // What SocketsHttpHandler does when the request content throws while it is being sent.
+            throw new HttpRequestException("Error while copying content to a stream.", ex);
+        }
+
+
         var recorded = new RecordedRequest(request.Method, request.RequestUri!, request.Headers.Authorization?.ToString(),
             request.Headers.Range?.ToString(), string.Join(", ", request.Headers.Accept.Select(a => a.MediaType)),
             request.Content?.Headers.TryGetValues("Content-Range", out var cr) == true ? cr.First() : null,
