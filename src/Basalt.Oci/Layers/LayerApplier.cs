@@ -30,6 +30,12 @@ public sealed record LayerApplyOptions
 
     /// <summary>Replace a non-empty target atomically (rename-exchange), then delete the old tree.</summary>
     public bool OverwriteExisting { get; init; }
+
+    /// <summary>
+    /// Flush the unpacked tree to stable storage (syncfs) before it is renamed into place, so a power
+    /// cut never leaves a target whose files are empty. Off by default: most unpacks are intermediate.
+    /// </summary>
+    public bool Durable { get; init; }
 }
 
 /// <summary>Progress of an unpack: per layer, compressed bytes consumed and entries applied.</summary>
@@ -105,6 +111,11 @@ public sealed class LayerApplier
             }
 
             session.FinishDirectories();
+            if (options.Durable)
+            {
+                Posix.SyncFileSystem(staging);
+            }
+
             if (targetExists)
             {
                 Posix.ExchangePaths(staging, target);

@@ -23,6 +23,9 @@ internal sealed class LayerApplySession
     // Paths the current layer created, and their ancestors: whiteouts only hide lower layers' content.
     private readonly HashSet<string> _added = new(StringComparer.Ordinal);
     private readonly HashSet<string> _addedAncestors = new(StringComparer.Ordinal);
+    // Real directories (never symlinks) already verified during this layer; every removal that could
+    // turn one into something else goes through Remove, which forgets it and everything below it.
+    private readonly HashSet<string> _knownDirectories = new(StringComparer.Ordinal);
     private string _layer = string.Empty;
 
     public LayerApplySession(string root, LayerApplyOptions options)
@@ -42,6 +45,7 @@ internal sealed class LayerApplySession
         _layer = layer.DisplayName;
         _added.Clear();
         _addedAncestors.Clear();
+        _knownDirectories.Clear();
         var file = new FileStream(layer.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         var compressedSize = file.Length;
         long entries = 0;
@@ -59,7 +63,8 @@ internal sealed class LayerApplySession
 
         await using (hashing.ConfigureAwait(false))
         {
-            var reader = new TarStreamReader(hashing, _layer);
+            // Tar headers are read 512 bytes at a time: buffer them above the decompressor.
+            var reader = new TarStreamReader(new BufferedStream(hashing, 1 << 16), _layer);
             var lastReported = 0L;
             try
             {
@@ -377,7 +382,7 @@ internal sealed class LayerApplySession
     /// Empties the slot for a new entry: an existing directory stays when a directory is wanted
     /// (returns true), anything else is removed, like tar's overwrite of an earlier entry.
     /// </summary>
-    private static bool ClearSlot(string path, bool keepDirectory)
+    private bool ClearSlot(string path, bool keepDirectory)
     {
         if (!Posix.TryGetStatus(path, out var status))
         {
@@ -393,10 +398,12 @@ internal sealed class LayerApplySession
         return false;
     }
 
-    private static void Remove(string path, UnixFileStatus status)
+    private void Remove(string path, UnixFileStatus status)
     {
         if (status.Kind == UnixFileKind.Directory)
         {
+            var below = path + "/";
+            _knownDirectories.RemoveWhere(known => known == path || known.StartsWith(below, StringComparison.Ordinal));
             Directory.Delete(path, recursive: true);
         }
         else
@@ -443,6 +450,13 @@ internal sealed class LayerApplySession
             }
 
             var candidate = Path.Combine(current, component);
+            if (_knownDirectories.Contains(candidate))
+            {
+                resolved.Add(component);
+                current = candidate;
+                continue;
+            }
+
             if (!Posix.TryGetStatus(candidate, out var status))
             {
                 if (!create)
@@ -452,6 +466,7 @@ internal sealed class LayerApplySession
 
                 Directory.CreateDirectory(candidate);
                 MarkAdded(candidate);
+                _knownDirectories.Add(candidate);
                 resolved.Add(component);
                 current = candidate;
                 continue;
@@ -460,6 +475,7 @@ internal sealed class LayerApplySession
             switch (status.Kind)
             {
                 case UnixFileKind.Directory:
+                    _knownDirectories.Add(candidate);
                     resolved.Add(component);
                     current = candidate;
                     break;

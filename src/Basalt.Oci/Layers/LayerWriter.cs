@@ -85,15 +85,14 @@ public sealed class LayerWriter
                 var tarStream = new HashingWriteStream(compressor, leaveOpen: true);
                 await using (tarStream.ConfigureAwait(false))
                 {
+                    // Not disposed: disposing a BufferedStream disposes the hashing stream under it.
+#pragma warning disable CA2000
                     var buffered = new BufferedStream(tarStream, 1 << 16);
-                    await using (buffered.ConfigureAwait(false))
-                    {
-                        var walker = new TreeWalker(new TarStreamWriter(buffered), options, upper, lower);
-                        await walker.WriteAsync(string.Empty, lower is not null, cancellationToken).ConfigureAwait(false);
-                        await walker.Tar.FinishAsync(cancellationToken).ConfigureAwait(false);
-                        await buffered.FlushAsync(cancellationToken).ConfigureAwait(false);
-                    }
-
+#pragma warning restore CA2000
+                    var walker = new TreeWalker(new TarStreamWriter(buffered), options, upper, lower);
+                    await walker.WriteAsync(string.Empty, lower is not null, cancellationToken).ConfigureAwait(false);
+                    await walker.Tar.FinishAsync(cancellationToken).ConfigureAwait(false);
+                    await buffered.FlushAsync(cancellationToken).ConfigureAwait(false);
                     diffId = tarStream.GetDigest();
                 }
             }

@@ -30,7 +30,7 @@ public sealed partial class ZstdDecompressionStream : Stream
     private int _inputPosition;
     private int _inputLength;
     private bool _innerExhausted;
-    private nuint _lastHint = 1;
+    private bool _atFrameBoundary;
     private bool _disposed;
 
     public ZstdDecompressionStream(Stream inner, bool leaveOpen = false)
@@ -171,15 +171,23 @@ public sealed partial class ZstdDecompressionStream : Stream
                 throw new InvalidDataException($"corrupt zstd data: {Marshal.PtrToStringUTF8(ZSTD_getErrorName(hint))}");
             }
 
+            var consumed = (int)inBuffer.Position - _inputPosition;
             _inputPosition = (int)inBuffer.Position;
             produced = (int)outBuffer.Position;
+            if (hint == 0)
+            {
+                _atFrameBoundary = true; // the frame was fully decoded and flushed
+            }
+            else if (consumed > 0 || produced > 0)
+            {
+                _atFrameBoundary = false;
+            }
         }
 
-        _lastHint = hint;
         if (produced == 0 && _innerExhausted && _inputPosition == _inputLength)
         {
-            // A return of 0 means the last frame was fully decoded and flushed; anything else at end of input is a cut.
-            if (_lastHint != 0)
+            // Input that ends anywhere but after a complete frame was cut.
+            if (!_atFrameBoundary)
             {
                 throw new InvalidDataException("truncated zstd data: the input ended inside a frame");
             }

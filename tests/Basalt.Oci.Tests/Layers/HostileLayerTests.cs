@@ -87,6 +87,23 @@ public sealed class HostileLayerTests
     }
 
     [Fact]
+    public async Task Directory_replaced_by_an_escaping_symlink_in_the_same_layer_is_not_written_through()
+    {
+        var error = await AssertRejected<UnsafeLayerEntryException>(
+            new TarBuilder().Directory("a").File("a/x", "x").Symlink("a", "/etc").File("a/passwd", "evil").ToArray());
+        Assert.Equal("a/passwd", error.Entry);
+    }
+
+    [Fact]
+    public async Task Directory_whited_out_and_replaced_by_a_symlink_in_a_later_layer_is_not_written_through()
+    {
+        var error = await AssertRejected<UnsafeLayerEntryException>(
+            new TarBuilder().Directory("a/b").File("a/b/x", "x").ToArray(),
+            new TarBuilder().File("a/b/y", "y").File(".wh.a", string.Empty).Symlink("a", "../..").File("a/b/z", "evil").ToArray());
+        Assert.Equal("a/b/z", error.Entry);
+    }
+
+    [Fact]
     public async Task Relative_symlink_inside_the_root_is_followed()
     {
         using var temp = new TempDirectory("follow");
@@ -232,8 +249,9 @@ public sealed class HostileLayerTests
         using var temp = new TempDirectory("diffid-ok");
         var tar = new TarBuilder().File("a", "x").ToArray();
         var layer = LayerFiles.Write(temp, "l.tar.gz", tar, Model.LayerCompression.Gzip, Digest.Sha256(tar));
-        var result = await new LayerApplier().ApplyAsync(temp.Combine("rootfs"), [layer], Unprivileged);
+        var result = await new LayerApplier().ApplyAsync(temp.Combine("rootfs"), [layer], Unprivileged with { Durable = true });
         Assert.Equal([Digest.Sha256(tar)], result.DiffIds);
+        Assert.Equal("x", File.ReadAllText(temp.Combine("rootfs", "a")));
     }
 
     [Fact]

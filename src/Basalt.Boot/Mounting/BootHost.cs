@@ -1,0 +1,132 @@
+using Basalt.Platform;
+
+namespace Basalt.Boot.Mounting;
+
+/// <summary>The file operations the mounter needs, apart so the executor can be tested without root.</summary>
+public interface IBootFiles
+{
+    /// <summary>True for any directory entry, a dangling symlink included (<c>/sbin/init</c> in the new root is often one).</summary>
+    bool Exists(string path);
+    bool DirectoryExists(string path);
+    void CreateDirectory(string path);
+    void DeleteDirectory(string path);
+    void MoveDirectory(string source, string destination);
+    /// <summary>Writes the file whole (temporary sibling, fsync, rename), creating its directory.</summary>
+    void WriteAllText(string path, string content);
+}
+
+/// <summary>Where the mounter reports progress: in the initramfs, the kernel log and so the console.</summary>
+public interface IBootConsole
+{
+    void Info(string message);
+    void Warn(string message);
+    void Error(string message);
+}
+
+/// <summary>Runs a cloud-config stage during boot (the stage runner itself lives in Basalt.Config).</summary>
+public interface IStageRunner
+{
+    Task RunAsync(string stage, string root, bool chroot, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What is done when a required step fails: point GRUB at the next entry and reboot; never hang.</summary>
+public interface IBootFailureHandler
+{
+    Task HandleAsync(FailureAction action, string reason, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The host's filesystem.</summary>
+public sealed class HostBootFiles : IBootFiles
+{
+    public bool Exists(string path) => File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget is not null;
+
+    public bool DirectoryExists(string path) => Directory.Exists(path);
+
+    public void CreateDirectory(string path) => Directory.CreateDirectory(path);
+
+    public void DeleteDirectory(string path) => Directory.Delete(path, recursive: true);
+
+    public void MoveDirectory(string source, string destination)
+    {
+        Directory.Move(source, destination);
+        Posix.SyncParent(destination);
+    }
+
+    public void WriteAllText(string path, string content)
+    {
+        var directory = Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        AtomicFile.WriteAllText(path, content);
+    }
+}
+
+/// <summary>
+/// Writes to the kernel log (<c>/dev/kmsg</c>, shown on every <c>console=</c>) and to stderr.
+/// Best effort: a console that cannot be written must not stop the boot.
+/// </summary>
+public sealed class KernelLogConsole : IBootConsole
+{
+    private readonly string _kmsgPath;
+    private readonly TextWriter _error;
+
+    public KernelLogConsole(string kmsgPath = "/dev/kmsg", TextWriter? error = null)
+    {
+        _kmsgPath = kmsgPath;
+        _error = error ?? Console.Error;
+    }
+
+    public void Info(string message) => Write(6, message);
+
+    public void Warn(string message) => Write(4, message);
+
+    public void Error(string message) => Write(2, message);
+
+    private void Write(int priority, string message)
+    {
+        var line = $"basalt: {message}";
+        _error.WriteLine(line);
+        try
+        {
+            // One write per record: /dev/kmsg takes each write() as one log line.
+            using var kmsg = new FileStream(_kmsgPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            if (kmsg.CanSeek)
+            {
+                // A regular file standing in for the kernel log (tests, a log file): append.
+                kmsg.Seek(0, SeekOrigin.End);
+            }
+
+            kmsg.Write(System.Text.Encoding.UTF8.GetBytes($"<{priority}>{line}\n"));
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
+
+/// <summary>Runs <c>basalt run-stage</c> through the tool runner (in the initramfs, or chrooted in the new root).</summary>
+public sealed class ToolStageRunner : IStageRunner
+{
+    private readonly IToolRunner _runner;
+    private readonly string _basalt;
+
+    public ToolStageRunner(IToolRunner runner, string basalt = "basalt")
+    {
+        _runner = runner;
+        _basalt = basalt;
+    }
+
+    public Task RunAsync(string stage, string root, bool chroot, CancellationToken cancellationToken = default)
+    {
+        var invocation = chroot
+            ? new ToolInvocation("chroot", [root, _basalt, "run-stage", stage]) { Package = "coreutils" }
+            : new ToolInvocation(_basalt, ["run-stage", stage, "--root", root]);
+        return _runner.RunAsync(invocation, cancellationToken);
+    }
+}

@@ -1,0 +1,245 @@
+using Basalt.Boot.CommandLine;
+
+namespace Basalt.Boot.Mounting;
+
+/// <summary>
+/// Decides the boot-time mounts (the immucore role) from the kernel command line and the layout.
+/// Pure: touches nothing, so <c>basalt boot plan</c> works on any host.
+/// </summary>
+public static class BootPlanner
+{
+    /// <summary>Where the partition holding the root image is mounted, read-only (Kairos's path).</summary>
+    public const string StateMountPoint = "/run/initramfs/cos-state";
+
+    /// <summary>Where the live medium is mounted.</summary>
+    public const string LiveMountPoint = "/run/initramfs/live";
+
+    /// <summary>The tmpfs holding the overlays' upper and work dirs.</summary>
+    public const string OverlayBase = "/run/overlay";
+
+    public const string SentinelDirectory = "/run/cos";
+
+    /// <summary>Where a downloaded live squashfs is kept (RAM).</summary>
+    public const string DownloadedSquashfs = "/run/basalt/live/rootfs.squashfs";
+
+    public static MountPlan Plan(string commandLine, MountLayout layout) =>
+        Plan(BootParameters.Parse(commandLine), layout);
+
+    public static MountPlan Plan(BootParameters parameters, MountLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(layout);
+        layout.Validate();
+        var failure = FailureFor(parameters);
+        if (parameters.Disabled)
+        {
+            return new MountPlan
+            {
+                Mode = parameters.Mode,
+                Reset = parameters.Reset,
+                CommandLine = parameters.CommandLine,
+                Steps = [],
+                OnFailure = failure,
+                Notes = ["the mounter is disabled by rd.cos.disable / rd.immucore.disable: nothing is mounted"],
+            };
+        }
+
+        var builder = new PlanBuilder(parameters, layout);
+        builder.Build();
+        return new MountPlan
+        {
+            Mode = parameters.Mode,
+            Reset = parameters.Reset,
+            CommandLine = parameters.CommandLine,
+            Steps = builder.Steps,
+            OnFailure = failure,
+            Notes = builder.Notes,
+        };
+    }
+
+    private static FailureAction FailureFor(BootParameters parameters)
+    {
+        var oem = DeviceReference.Label(parameters.OemLabel);
+        return parameters.Mode switch
+        {
+            BootMode.Active => new FailureAction
+            {
+                NextEntry = "fallback",
+                EnvironmentDevice = oem,
+                Description = "reboot into the passive system (GRUB entry 'fallback')",
+            },
+            BootMode.Passive => new FailureAction
+            {
+                NextEntry = "recovery",
+                EnvironmentDevice = oem,
+                Description = "reboot into the recovery system (GRUB entry 'recovery')",
+            },
+            BootMode.Recovery => new FailureAction
+            {
+                NextEntry = "recovery",
+                EnvironmentDevice = oem,
+                Description = "reboot and try the recovery system again (no system left to fall back to)",
+            },
+            _ => new FailureAction { Description = "reboot (a live boot has no fallback on disk)" },
+        };
+    }
+
+    private sealed class PlanBuilder(BootParameters parameters, MountLayout layout)
+    {
+        private readonly List<FstabEntry> _fstab = [];
+        private string Sysroot => layout.Sysroot;
+
+        public List<MountStep> Steps { get; } = [];
+        public List<string> Notes { get; } = [];
+
+        private bool Persistent => parameters.Mode is BootMode.Active or BootMode.Passive;
+
+        public void Build()
+        {
+            MountRoot();
+            WriteSentinels();
+            if (parameters.Mode != BootMode.Live)
+            {
+                MountOem();
+            }
+
+            Steps.Add(new RunStageStep("rootfs", Sysroot, Chroot: false) { Id = "stage-rootfs", Required = false });
+            MountOverlays();
+            MountVolumes();
+            if (Persistent)
+            {
+                BindPersistentPaths();
+            }
+            else
+            {
+                Notes.Add($"{ModeName} mode: nothing persists; COS_PERSISTENT and the persistent bind paths are not mounted");
+            }
+
+            Steps.Add(new WriteFstabStep(InRoot("/etc/fstab"), [.. _fstab]) { Id = "write-fstab", Required = false });
+            Steps.Add(new RunStageStep("initramfs", Sysroot, Chroot: true) { Id = "stage-initramfs", Required = false });
+            Steps.Add(new SwitchRootStep(Sysroot, layout.Init) { Id = "switch-root" });
+        }
+
+        private string ModeName => BootParametersReader.Name(parameters.Mode);
+
+        private void MountRoot()
+        {
+            string imageFile;
+            string containerMount;
+            if (parameters.LiveUrl is { } url)
+            {
+                imageFile = DownloadedSquashfs;
+                containerMount = "/run/basalt/live";
+                Steps.Add(new DownloadStep(url, imageFile) { Id = "download-live" });
+                Notes.Add("the live squashfs is downloaded into RAM; the initramfs must bring up networking (e.g. ip=dhcp)");
+            }
+            else
+            {
+                var container = parameters.ImageContainer!;
+                containerMount = parameters.Mode == BootMode.Live ? LiveMountPoint : StateMountPoint;
+                var fileSystem = parameters.Mode == BootMode.Live ? "iso9660" : "ext4";
+                var slot = parameters.Mode == BootMode.Live ? "live-medium" : "state";
+                Steps.Add(new FindDeviceStep(container, parameters.DeviceTimeout, slot) { Id = $"find-{slot}" });
+                Steps.Add(new MountFileSystemStep($"${{{slot}}}", containerMount, fileSystem, ["ro"]) { Id = $"mount-{slot}" });
+                imageFile = containerMount + parameters.ImagePath;
+                if (parameters.Mode != BootMode.Live)
+                {
+                    _fstab.Add(new FstabEntry(container.Spec, containerMount, fileSystem, "ro"));
+                }
+            }
+
+            Steps.Add(new RequireFileStep(imageFile, $"the {ModeName} root image") { Id = "require-image" });
+            Steps.Add(new AttachLoopStep(imageFile, "image", ReadOnly: !parameters.RootReadWrite || parameters.ImageFormat == RootImageFormat.Squashfs) { Id = "attach-image" });
+            var squashfs = parameters.ImageFormat == RootImageFormat.Squashfs;
+            var rootOptions = squashfs || !parameters.RootReadWrite ? "ro" : "rw";
+            if (parameters.RootReadWrite && !squashfs)
+            {
+                Notes.Add("rd.cos.debugrw: the root image is mounted read-write; changes go into the image file");
+            }
+
+            Steps.Add(new MountFileSystemStep("${image}", Sysroot, squashfs ? "squashfs" : "ext4", [rootOptions]) { Id = "mount-root" });
+            if (parameters.Root is { } root)
+            {
+                _fstab.Add(new FstabEntry(root.Spec, "/", "ext4", rootOptions));
+            }
+        }
+
+        private void WriteSentinels()
+        {
+            Steps.Add(new WriteFileStep($"{SentinelDirectory}/{ModeName}_mode", "1") { Id = "write-mode-sentinel" });
+            if (parameters.Reset)
+            {
+                Steps.Add(new WriteFileStep($"{SentinelDirectory}/autoreset_mode", "1") { Id = "write-reset-sentinel" });
+            }
+        }
+
+        private void MountOem()
+        {
+            // Kairos treats OEM as optional: a node without one still boots.
+            var oem = DeviceReference.Label(parameters.OemLabel);
+            Steps.Add(new FindDeviceStep(oem, parameters.OemTimeout, "oem") { Id = "find-oem", Required = false });
+            Steps.Add(new CheckFileSystemStep("${oem}") { Id = "check-oem", Required = false });
+            Steps.Add(new MountFileSystemStep("${oem}", InRoot("/oem"), "ext4", ["rw"]) { Id = "mount-oem", Required = false });
+            _fstab.Add(new FstabEntry(oem.Spec, "/oem", "ext4", "rw"));
+        }
+
+        private void MountOverlays()
+        {
+            var backing = OverlayBacking.Parse(parameters.OverlayBase ?? layout.OverlayBase, parameters.OverlayBase is null ? "the layout" : BootKeys.CosOverlay);
+            if (backing.Device is { } device)
+            {
+                Steps.Add(new FindDeviceStep(device, parameters.DeviceTimeout, "overlay") { Id = "find-overlay" });
+                Steps.Add(new MountFileSystemStep("${overlay}", OverlayBase, "ext4", ["rw"]) { Id = "mount-overlay-base" });
+                _fstab.Add(new FstabEntry(device.Spec, OverlayBase, "ext4", "rw"));
+            }
+            else
+            {
+                var options = $"size={backing.TmpfsSize}";
+                Steps.Add(new MountFileSystemStep("tmpfs", OverlayBase, "tmpfs", [options]) { Id = "mount-overlay-base" });
+                _fstab.Add(new FstabEntry("tmpfs", OverlayBase, "tmpfs", options));
+            }
+
+            foreach (var path in layout.AllEphemeralPaths(Persistent))
+            {
+                var name = path.TrimStart('/').Replace('/', '-');
+                var upper = $"{OverlayBase}/{name}/.overlay/upper";
+                var work = $"{OverlayBase}/{name}/.overlay/work";
+                Steps.Add(new MountOverlayStep(InRoot(path), InRoot(path), upper, work) { Id = $"overlay-{name}" });
+                _fstab.Add(new FstabEntry("overlay", path, "overlay", $"lowerdir={path},upperdir={upper},workdir={work},x-systemd.requires-mounts-for={OverlayBase}"));
+            }
+        }
+
+        private void MountVolumes()
+        {
+            var volumes = (Persistent ? layout.Volumes : []).Concat(parameters.Mounts).ToList();
+            for (var i = 0; i < volumes.Count; i++)
+            {
+                var volume = volumes[i];
+                var slot = volume.Device is { Kind: DeviceReferenceKind.Label, Value: BootKeys.PersistentLabel } ? "persistent" : $"volume-{i}";
+                var mode = volume.ReadWrite ? "rw" : "ro";
+                Steps.Add(new FindDeviceStep(volume.Device, parameters.DeviceTimeout, slot) { Id = $"find-{slot}", Required = volume.Required });
+                if (volume.ReadWrite && volume.FileSystem.StartsWith("ext", StringComparison.Ordinal))
+                {
+                    Steps.Add(new CheckFileSystemStep($"${{{slot}}}") { Id = $"check-{slot}", Required = false });
+                }
+
+                Steps.Add(new MountFileSystemStep($"${{{slot}}}", InRoot(volume.MountPoint), volume.FileSystem, [mode]) { Id = $"mount-{slot}", Required = volume.Required });
+                _fstab.Add(new FstabEntry(volume.Device.Spec, volume.MountPoint, volume.FileSystem, mode));
+            }
+        }
+
+        private void BindPersistentPaths()
+        {
+            foreach (var path in layout.AllPersistentPaths())
+            {
+                var stateDirectory = $"{MountLayout.NormalizePath(layout.PersistentStateTarget)}/{MountLayout.BindDirectoryName(path)}";
+                var name = path.TrimStart('/').Replace('/', '-');
+                // Kairos carries on when one bind fails (a path the image cannot hold); so does Basalt.
+                Steps.Add(new PersistentBindStep(path, InRoot(stateDirectory), InRoot(path)) { Id = $"bind-{name}", Required = false });
+                _fstab.Add(new FstabEntry(stateDirectory, path, "none", "defaults,bind"));
+            }
+        }
+
+        private string InRoot(string path) => path == "/" ? Sysroot : Sysroot.TrimEnd('/') + path;
+    }
+}

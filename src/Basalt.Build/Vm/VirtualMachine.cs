@@ -1,0 +1,208 @@
+using System.Text.RegularExpressions;
+using Basalt.Platform;
+using Microsoft.Extensions.Logging;
+
+namespace Basalt.Build.Vm;
+
+/// <summary>
+/// One running QEMU machine whose serial console is this process's to read and type on.
+/// Disposing always stops it. Killing it is a power cut: the disks keep what reached them.
+/// </summary>
+public sealed partial class VirtualMachine : IAsyncDisposable
+{
+    private readonly BackgroundProcess _process;
+    private readonly string _workDirectory;
+    private int _commandCounter;
+
+    private VirtualMachine(BackgroundProcess process, string workDirectory, VmSpec spec)
+    {
+        _process = process;
+        _workDirectory = workDirectory;
+        Spec = spec;
+    }
+
+    public VmSpec Spec { get; }
+
+    /// <summary>Everything the console printed so far.</summary>
+    public string Console => _process.Output;
+
+    public int ConsoleLength => _process.OutputLength;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Starts the machine. <paramref name="workDirectory"/> receives the OVMF variables and the console log.</summary>
+    public static VirtualMachine Start(VmSpec spec, string workDirectory, IToolRunner tools, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(tools);
+        foreach (var drive in spec.Drives)
+        {
+            if (!File.Exists(drive.Path))
+            {
+                throw new VmArtifactMissingException(drive.Path);
+            }
+        }
+
+        if (spec.CdromPath is { } cdrom && !File.Exists(cdrom))
+        {
+            throw new VmArtifactMissingException(cdrom);
+        }
+
+        Directory.CreateDirectory(workDirectory);
+        string? vars = null;
+        if (spec.Uefi)
+        {
+            if (!File.Exists(spec.OvmfCodePath) || !File.Exists(spec.OvmfVarsTemplatePath))
+            {
+                throw new FirmwareMissingException(spec.OvmfCodePath);
+            }
+
+            vars = Path.Combine(workDirectory, "OVMF_VARS.fd");
+            if (!File.Exists(vars))
+            {
+                File.Copy(spec.OvmfVarsTemplatePath, vars);
+            }
+        }
+
+        var kvmUsable = File.Exists("/dev/kvm");
+        var invocation = new ToolInvocation(QemuCommandLine.Binary, QemuCommandLine.Build(spec, vars, kvmUsable)) { Package = "qemu-system-x86" };
+        var process = BackgroundProcess.Start(invocation, tools, Path.Combine(workDirectory, "console.log"), logger);
+        return new VirtualMachine(process, workDirectory, spec);
+    }
+
+    /// <summary>Waits for console output matching <paramref name="pattern"/> printed after <paramref name="fromOffset"/>.</summary>
+    public async Task<Match> WaitForAsync(Regex pattern, TimeSpan timeout, int fromOffset = 0, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        try
+        {
+            var line = await _process.WaitForLineAsync(pattern.IsMatch, timeout, fromOffset, cancellationToken).ConfigureAwait(false);
+            return pattern.Match(line);
+        }
+        catch (TimeoutException exception)
+        {
+            throw new VmTimeoutException(pattern.ToString(), exception.Message, Tail(Console, 3000));
+        }
+    }
+
+    /// <summary>Logs in on the serial console and waits for a shell prompt.</summary>
+    public async Task LoginAsync(string user, string password, TimeSpan timeout, int fromOffset = 0, CancellationToken cancellationToken = default)
+    {
+        await WaitForAsync(AnyLoginPrompt(), timeout, fromOffset, cancellationToken).ConfigureAwait(false);
+        // Kernel messages often land on the prompt's line; ask for a fresh prompt until one stands alone.
+        var offset = ConsoleLength;
+        for (var attempt = 1; ; attempt++)
+        {
+            offset = ConsoleLength;
+            await _process.SendAsync("\n", cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await WaitForAsync(LoginPrompt(), TimeSpan.FromSeconds(15), offset, cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (VmTimeoutException) when (attempt < 8)
+            {
+            }
+        }
+
+        offset = ConsoleLength;
+        await _process.SendAsync(user + "\n", cancellationToken).ConfigureAwait(false);
+        await WaitForAsync(PasswordPrompt(), TimeSpan.FromSeconds(60), offset, cancellationToken).ConfigureAwait(false);
+        offset = ConsoleLength;
+        await _process.SendAsync(password + "\n", cancellationToken).ConfigureAwait(false);
+        await WaitForAsync(ShellPrompt(), TimeSpan.FromSeconds(120), offset, cancellationToken).ConfigureAwait(false);
+        // A quiet, predictable shell: no echo of control sequences, no pager.
+        await RunAsync("stty -echo; export PAGER=cat SYSTEMD_PAGER=cat TERM=dumb", TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a shell command on the logged-in console; returns its exit status and output.</summary>
+    public async Task<GuestCommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(command);
+        var id = Interlocked.Increment(ref _commandCounter);
+        var begin = $"__BASALT_BEGIN_{id}__";
+        var end = $"__BASALT_END_{id}__";
+        var offset = ConsoleLength;
+        // The markers are split in the typed text so the console's echo of the command never matches them.
+        var line = $"echo '{begin[..4]}''{begin[4..]}'; {command}; echo \"{end[..4]}\"\"{end[4..]} $?\"\n";
+        await _process.SendAsync(line, cancellationToken).ConfigureAwait(false);
+        var endPattern = new Regex(Regex.Escape(end) + @" (\d+)");
+        var match = await WaitForAsync(endPattern, timeout, offset, cancellationToken).ConfigureAwait(false);
+        // The console speaks CRLF; the output is what lies between the begin marker's line and the end marker.
+        var text = Console[offset..].Replace("\r", string.Empty);
+        var start = text.IndexOf(begin + "\n", StringComparison.Ordinal);
+        var stop = text.IndexOf(end, StringComparison.Ordinal);
+        var output = start >= 0 && stop > start ? text[(start + begin.Length + 1)..stop] : string.Empty;
+        return new GuestCommandResult(int.Parse(match.Groups[1].Value), output.TrimEnd('\n'));
+    }
+
+    /// <summary>Types text on the console without waiting for anything.</summary>
+    public Task TypeAsync(string text, CancellationToken cancellationToken = default) => _process.SendAsync(text, cancellationToken);
+
+    /// <summary>Pulls the power cord: QEMU is killed at once, the guest gets no chance to flush.</summary>
+    public Task PowerCutAsync() => _process.KillAsync();
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _process.WaitForExitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new VmTimeoutException("exit", $"the machine did not stop within {timeout.TotalSeconds:0} s", Tail(Console, 3000));
+        }
+    }
+
+    public string WorkDirectory => _workDirectory;
+
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
+
+    private static string Tail(string text, int length) => text.Length <= length ? text : text[^length..];
+
+    [GeneratedRegex(@"login:\s*$")]
+    private static partial Regex LoginPrompt();
+
+    [GeneratedRegex(@"login:")]
+    private static partial Regex AnyLoginPrompt();
+
+    [GeneratedRegex(@"Password:\s*$")]
+    private static partial Regex PasswordPrompt();
+
+    [GeneratedRegex(@"[#$]\s*$")]
+    private static partial Regex ShellPrompt();
+}
+
+public sealed record GuestCommandResult(int ExitCode, string Output);
+
+public sealed class VmArtifactMissingException : BuildException
+{
+    public VmArtifactMissingException(string path)
+        : base($"'{path}' does not exist", "build the artifact first (basalt build disk|iso|netboot) or check the path")
+    {
+    }
+
+    public override string Kind => "artifact-missing";
+}
+
+public sealed class FirmwareMissingException : BuildException
+{
+    public FirmwareMissingException(string path)
+        : base($"UEFI firmware '{path}' was not found", "install it with: apt-get install ovmf")
+    {
+    }
+
+    public override string Kind => "firmware-missing";
+}
+
+public sealed class VmTimeoutException : BuildException
+{
+    public VmTimeoutException(string awaited, string reason, string consoleTail)
+        : base($"waiting for '{awaited}' on the VM console: {reason}\n--- last console output ---\n{consoleTail}")
+    {
+        ConsoleTail = consoleTail;
+    }
+
+    public string ConsoleTail { get; }
+    public override string Kind => "vm-timeout";
+}

@@ -1,0 +1,88 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Basalt.Disk.Assembly;
+
+/// <summary>
+/// Copies a file into a region of another file, skipping every all-zero block, so a sparse image stays
+/// sparse in the disk (what <c>dd conv=notrunc,sparse</c> does). The destination region must read as zeros
+/// already (a freshly extended file), since skipped blocks are not written.
+/// </summary>
+public static class SparseCopy
+{
+    public const int BlockSize = 4096;
+    private const int ChunkSize = 1024 * 1024;
+
+    /// <summary>Copies <paramref name="source"/> to <paramref name="destinationOffset"/>; returns the bytes actually written.</summary>
+    public static long Copy(string source, SafeFileHandle destination, long destinationOffset, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentOutOfRangeException.ThrowIfNegative(destinationOffset);
+        using var input = File.OpenHandle(source, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        var length = RandomAccess.GetLength(input);
+        var buffer = new byte[ChunkSize];
+        long position = 0, written = 0;
+        while (position < length)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var wanted = (int)Math.Min(ChunkSize, length - position);
+            var read = ReadFully(input, buffer.AsSpan(0, wanted), position);
+            if (read == 0)
+            {
+                break;
+            }
+
+            written += WriteNonZeroRuns(destination, buffer.AsSpan(0, read), destinationOffset + position);
+            position += read;
+        }
+
+        return written;
+    }
+
+    /// <summary>Writes the runs of non-zero blocks of <paramref name="data"/>; returns the bytes written.</summary>
+    internal static long WriteNonZeroRuns(SafeFileHandle destination, ReadOnlySpan<byte> data, long offset)
+    {
+        long written = 0;
+        var runStart = -1;
+        for (var block = 0; block < data.Length; block += BlockSize)
+        {
+            var blockLength = Math.Min(BlockSize, data.Length - block);
+            var isZero = data.Slice(block, blockLength).IndexOfAnyExcept((byte)0) < 0;
+            if (!isZero && runStart < 0)
+            {
+                runStart = block;
+            }
+            else if (isZero && runStart >= 0)
+            {
+                RandomAccess.Write(destination, data[runStart..block], offset + runStart);
+                written += block - runStart;
+                runStart = -1;
+            }
+        }
+
+        if (runStart >= 0)
+        {
+            RandomAccess.Write(destination, data[runStart..], offset + runStart);
+            written += data.Length - runStart;
+        }
+
+        return written;
+    }
+
+    private static int ReadFully(SafeFileHandle input, Span<byte> buffer, long offset)
+    {
+        var total = 0;
+        while (total < buffer.Length)
+        {
+            var read = RandomAccess.Read(input, buffer[total..], offset + total);
+            if (read == 0)
+            {
+                break;
+            }
+
+            total += read;
+        }
+
+        return total;
+    }
+}
