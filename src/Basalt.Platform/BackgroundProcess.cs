@@ -60,26 +60,7 @@ public sealed class BackgroundProcess : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(invocation);
         ArgumentNullException.ThrowIfNull(tools);
         var executable = tools.Locate(invocation.Tool) ?? throw new ToolNotFoundException(invocation.Tool, invocation.Package);
-        var startInfo = new ProcessStartInfo(executable)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = invocation.WorkingDirectory ?? string.Empty,
-        };
-        foreach (var argument in invocation.Arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        if (invocation.Environment is not null)
-        {
-            foreach (var (key, value) in invocation.Environment)
-            {
-                startInfo.Environment[key] = value;
-            }
-        }
+        var startInfo = invocation.ToStartInfo(executable);
 
         logger ??= NullLogger.Instance;
         logger.LogDebug("start: {CommandLine}", invocation.CommandLine);
