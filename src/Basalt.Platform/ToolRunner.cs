@@ -20,6 +20,33 @@ public sealed record ToolInvocation(string Tool, IReadOnlyList<string> Arguments
     public IReadOnlyList<int> SuccessExitCodes { get; init; } = [0];
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>How the process is started: every stream redirected, arguments passed as a list (no shell).</summary>
+    internal ProcessStartInfo ToStartInfo(string executable)
+    {
+        var startInfo = new ProcessStartInfo(executable)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = WorkingDirectory ?? string.Empty,
+        };
+        foreach (var argument in Arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        if (Environment is not null)
+        {
+            foreach (var (key, value) in Environment)
+            {
+                startInfo.Environment[key] = value;
+            }
+        }
+
+        return startInfo;
+    }
+
     public string CommandLine => string.Join(' ', new[] { Tool }.Concat(Arguments).Select(Quote));
 
     private static string Quote(string argument) =>
@@ -82,26 +109,7 @@ public sealed class ToolRunner : IToolRunner
         var executable = Locate(invocation.Tool) ?? throw new ToolNotFoundException(invocation.Tool, invocation.Package);
         _logger.LogDebug("run: {CommandLine}", invocation.CommandLine);
 
-        var startInfo = new ProcessStartInfo(executable)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = invocation.WorkingDirectory ?? string.Empty,
-        };
-        foreach (var argument in invocation.Arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        if (invocation.Environment is not null)
-        {
-            foreach (var (key, value) in invocation.Environment)
-            {
-                startInfo.Environment[key] = value;
-            }
-        }
+        var startInfo = invocation.ToStartInfo(executable);
 
         var stopwatch = Stopwatch.StartNew();
         using var process = new Process { StartInfo = startInfo };
