@@ -129,11 +129,16 @@ public sealed record DiskArtifactPlan
         foreach (var partition in Layout.Partitions)
         {
             text.Append(CultureInfo.InvariantCulture,
-                $"  {partition.Number} {partition.Label,-15} {partition.Spec.FileSystem.ToString().ToLowerInvariant(),-6} LBA {partition.FirstLba,10}–{partition.LastLba,-10} {ByteSize.Format(partition.SizeBytes),10}  uuid {partition.FileSystemUuid}  {ContentOf(partition.Label)}\n");
+                $"  {partition.Number} {partition.Label,-15} {partition.Spec.FileSystem.ToString().ToLowerInvariant(),-6} LBA {partition.FirstLba,10}–{partition.LastLba,-10} {ByteSize.Format(partition.SizeBytes),10}  {IdentityOf(partition)}  {ContentOf(partition.Label)}\n");
         }
 
         return text.ToString();
     }
+
+    /// <summary>The FAT volume id of the ESP (what blkid shows as its UUID), the filesystem UUID of the others.</summary>
+    private string IdentityOf(PartitionPlacement partition) => partition.Spec.FileSystem == FileSystemKind.Vfat
+        ? string.Create(CultureInfo.InvariantCulture, $"volume id {DeterministicGuid.CreateVolumeId(Layout.Seed, partition.Label):X8}")
+        : $"uuid {partition.FileSystemUuid}";
 
     private string ContentOf(string label) => label switch
     {
