@@ -86,3 +86,17 @@ public sealed class InvalidGrubMenuException : BootException
 
     public override string Kind => "grub-menu-invalid";
 }
+
+public sealed class GrubEnvironmentMissingException : BootException
+{
+    public GrubEnvironmentMissingException(string path)
+        : base($"the GRUB environment block '{path}' does not exist",
+               "is COS_OEM mounted at /oem? pass --grubenv PATH for another location")
+    {
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public override string Kind => "grubenv-missing";
+}

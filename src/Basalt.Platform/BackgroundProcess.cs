@@ -113,13 +113,9 @@ public sealed class BackgroundProcess : IAsyncDisposable
 
         lock (_gate)
         {
-            var earlier = _output.ToString(Math.Min(fromOffset, _output.Length), _output.Length - Math.Min(fromOffset, _output.Length));
-            foreach (var line in earlier.Split('\n'))
+            if (FindIn(OutputSince(fromOffset), predicate) is { } earlier)
             {
-                if (predicate(line.TrimEnd('\r')))
-                {
-                    return line.TrimEnd('\r');
-                }
+                return earlier;
             }
 
             _listeners.Add(Listener);
@@ -136,6 +132,21 @@ public sealed class BackgroundProcess : IAsyncDisposable
             }
 
             cancellationToken.ThrowIfCancellationRequested();
+            if (finished == _exited.Task)
+            {
+                // The program may have printed the awaited line just before it exited: read what is left first.
+                await _pumps.ConfigureAwait(false);
+                if (found.Task.IsCompleted)
+                {
+                    return await found.Task.ConfigureAwait(false);
+                }
+
+                if (FindIn(OutputSince(fromOffset), predicate) is { } last)
+                {
+                    return last;
+                }
+            }
+
             var reason = finished == _exited.Task ? $"the program exited with code {_process.ExitCode}" : $"nothing matched within {timeout.TotalSeconds:0} s";
             throw new TimeoutException($"{reason} while waiting on '{CommandLine}'");
         }
@@ -147,6 +158,18 @@ public sealed class BackgroundProcess : IAsyncDisposable
             }
         }
     }
+
+    private string OutputSince(int offset)
+    {
+        lock (_gate)
+        {
+            var start = Math.Min(offset, _output.Length);
+            return _output.ToString(start, _output.Length - start);
+        }
+    }
+
+    private static string? FindIn(string text, Func<string, bool> predicate) =>
+        text.Split('\n').Select(line => line.TrimEnd('\r')).FirstOrDefault(predicate);
 
     /// <summary>Length of the output so far; pass it to <see cref="WaitForLineAsync"/> to ignore earlier lines.</summary>
     public int OutputLength

@@ -1,0 +1,114 @@
+using Basalt.Platform;
+using Basalt.Testing;
+
+namespace Basalt.Platform.Tests;
+
+public sealed class PosixTests
+{
+    [Fact]
+    public void Status_describes_the_link_itself_not_its_target()
+    {
+        using var directory = new TempDirectory("posix");
+        var target = directory.Combine("target");
+        File.WriteAllText(target, "12345");
+        var link = directory.Combine("link");
+        File.CreateSymbolicLink(link, "target");
+
+        var linkStatus = Posix.GetStatus(link);
+        var fileStatus = Posix.GetStatus(target);
+
+        Assert.Equal(UnixFileKind.SymbolicLink, linkStatus.Kind);
+        Assert.Equal(UnixFileKind.Regular, fileStatus.Kind);
+        Assert.Equal(5, fileStatus.Size);
+    }
+
+    [Fact]
+    public void Hard_links_share_an_inode_and_count_links()
+    {
+        using var directory = new TempDirectory("posix");
+        var first = directory.Combine("a");
+        File.WriteAllText(first, "x");
+        Posix.CreateHardLink(first, directory.Combine("b"));
+
+        var a = Posix.GetStatus(first);
+        var b = Posix.GetStatus(directory.Combine("b"));
+
+        Assert.Equal(a.Inode, b.Inode);
+        Assert.Equal(2u, a.LinkCount);
+    }
+
+    [Fact]
+    public void Exchange_swaps_two_paths_atomically()
+    {
+        using var directory = new TempDirectory("posix");
+        File.WriteAllText(directory.Combine("a"), "A");
+        File.WriteAllText(directory.Combine("b"), "B");
+
+        Posix.ExchangePaths(directory.Combine("a"), directory.Combine("b"));
+
+        Assert.Equal("B", File.ReadAllText(directory.Combine("a")));
+        Assert.Equal("A", File.ReadAllText(directory.Combine("b")));
+    }
+
+    [Fact]
+    public void Rename_without_replace_refuses_an_existing_target_and_leaves_both()
+    {
+        using var directory = new TempDirectory("posix");
+        File.WriteAllText(directory.Combine("a"), "A");
+        File.WriteAllText(directory.Combine("b"), "B");
+
+        var error = Assert.Throws<HostCallException>(() => Posix.RenameNoReplaceTarget(directory.Combine("a"), directory.Combine("b")));
+
+        Assert.Equal(Errno.EEXIST, error.ErrorNumber);
+        Assert.Equal("A", File.ReadAllText(directory.Combine("a")));
+        Assert.Equal("B", File.ReadAllText(directory.Combine("b")));
+    }
+
+    [Fact]
+    public void Times_are_set_on_a_symlink_without_touching_its_target()
+    {
+        using var directory = new TempDirectory("posix");
+        File.WriteAllText(directory.Combine("target"), "x");
+        File.CreateSymbolicLink(directory.Combine("link"), "target");
+        var when = new DateTimeOffset(2001, 2, 3, 4, 5, 6, TimeSpan.Zero);
+
+        Posix.SetTimes(directory.Combine("link"), when, when);
+
+        Assert.Equal(when, Posix.GetStatus(directory.Combine("link")).ModifiedTime);
+        Assert.NotEqual(when, Posix.GetStatus(directory.Combine("target")).ModifiedTime);
+    }
+
+    [Fact]
+    public void Extended_attributes_round_trip_binary_values()
+    {
+        using var directory = new TempDirectory("posix");
+        var file = directory.Combine("f");
+        File.WriteAllText(file, "x");
+        byte[] value = [0x00, 0xff, 0x80, 0x01];
+
+        Posix.SetExtendedAttribute(file, "user.basalt", value);
+
+        Assert.Contains("user.basalt", Posix.ListExtendedAttributes(file));
+        Assert.Equal(value, Posix.GetExtendedAttribute(file, "user.basalt"));
+        Assert.Null(Posix.GetExtendedAttribute(file, "user.absent"));
+    }
+
+    [Fact]
+    public void A_failed_call_names_the_call_the_path_and_the_reason()
+    {
+        var error = Assert.Throws<HostCallException>(() => Posix.Sync("/nonexistent/basalt/path"));
+
+        Assert.Equal(Errno.ENOENT, error.ErrorNumber);
+        Assert.Contains("/nonexistent/basalt/path", error.Message);
+        Assert.Contains("no such file or directory", error.Message);
+    }
+
+    [Theory]
+    [InlineData(8u, 1u, 0x801ul)]
+    [InlineData(259u, 0u, 0x10300ul)]
+    [InlineData(1u, 300u, 0x10012Cul)]
+    public void Device_numbers_follow_the_glibc_encoding(uint major, uint minor, ulong expected)
+    {
+        Assert.Equal(expected, Posix.MakeDevice(major, minor));
+    }
+}
