@@ -21,7 +21,8 @@ internal sealed class DiskCommands : ICommandGroup
         yield return BootEntry(binder);
     }
 
-    private static Command BuildDisk(CommandBinder binder)
+    /// <summary>`build disk`; a group that owns the `build` command adds it there (one `build` command in all).</summary>
+    internal static Command BuildDisk(CommandBinder binder)
     {
         var image = new Argument<string?>("IMAGE") { Description = "Basalt OS image to build from: " + Oci.References.ImageSource.AcceptedForms, Arity = ArgumentArity.ZeroOrOne };
         var root = new Option<string?>("--root") { Description = "An unpacked Basalt OS tree to build from instead of an image", HelpName = "DIR" };
@@ -110,7 +111,7 @@ internal sealed class DiskCommands : ICommandGroup
         return ExitCodes.Success;
     }
 
-    private static Command BootEntry(CommandBinder binder)
+    internal static Command BootEntry(CommandBinder binder)
     {
         var disk = new Option<string>("--disk") { Description = "A raw Basalt disk image (not in use by a VM)", Required = true, HelpName = "FILE" };
         var select = new Option<string>("--select") { Description = "The entry the next boot uses, once: " + string.Join(", ", BootEntrySelector.Entries), Required = true, HelpName = "ENTRY" };
