@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Basalt.Build.Vm;
 using Basalt.Platform;
 
@@ -36,7 +37,7 @@ public sealed class BootedDisk : IAsyncDisposable
         var booted = new BootedDisk(vm);
         try
         {
-            await vm.LoginAsync("root", BasaltOsFixture.RootPassword, BootTimeout);
+            await booted.LoginOrFailFastAsync(0);
             return booted;
         }
         catch
@@ -66,8 +67,36 @@ public sealed class BootedDisk : IAsyncDisposable
     {
         var offset = _vm.ConsoleLength;
         await _vm.TypeAsync("reboot\n");
-        await _vm.LoginAsync("root", BasaltOsFixture.RootPassword, BootTimeout, offset);
+        await LoginOrFailFastAsync(offset);
     }
+
+    /// <summary>
+    /// Logs in, but stops at once when the boot visibly failed (the mounter gave up, the kernel panicked) instead of
+    /// waiting out the boot timeout while the machine reboots in a loop.
+    /// </summary>
+    private async Task LoginOrFailFastAsync(int offset)
+    {
+        using var cancellation = new CancellationTokenSource();
+        var login = _vm.LoginAsync("root", BasaltOsFixture.RootPassword, BootTimeout, offset, cancellation.Token);
+        var failure = _vm.WaitForAsync(BootFailure(), BootTimeout, offset, cancellation.Token);
+        var first = await Task.WhenAny(login, failure);
+        await cancellation.CancelAsync();
+        if (first == failure && failure.IsCompletedSuccessfully)
+        {
+            Assert.Fail($"the guest did not boot: '{failure.Result.Value.Trim()}'\n--- console tail ---\n{ConsoleTail()}");
+        }
+
+        await login;
+        try
+        {
+            await failure;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static Regex BootFailure() => new(@"basalt: the boot cannot go on.*|Kernel panic.*");
 
     /// <summary>Powers the guest off cleanly; pulls the plug when it does not stop in time.</summary>
     public async Task PowerOffAsync()
