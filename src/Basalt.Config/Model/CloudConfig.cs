@@ -87,7 +87,7 @@ public sealed record CloudConfig
 
     /// <summary>Keys Basalt does not model, kept as written.</summary>
     [JsonExtensionData]
-    public JsonObject? Extra { get; init; }
+    public JsonObject? Extra { get; set; }
 }
 
 /// <summary>How the installer lays out and fills the disk.</summary>
