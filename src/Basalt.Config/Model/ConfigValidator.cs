@@ -67,7 +67,12 @@ public static class ConfigValidator
                 var childPath = Child(path, key);
                 if (!properties.TryGetValue(key, out var property))
                 {
-                    var hint = properties.Keys.FirstOrDefault(k => string.Equals(Canonical(k), Canonical(key), StringComparison.Ordinal));
+                    var hint = properties.Keys
+                        .Select(k => (Key: k, Distance: Distance(Canonical(k), Canonical(key))))
+                        .Where(c => c.Distance <= Math.Min(2, c.Key.Length / 3))
+                        .OrderBy(c => c.Distance)
+                        .Select(c => c.Key)
+                        .FirstOrDefault();
                     var message = hint is not null
                         ? $"unknown key '{key}' (did you mean '{hint}'?); it is kept but nothing uses it"
                         : $"unknown key '{key}'; it is kept but {(topLevel ? "Basalt does not use it" : "nothing uses it")}";
@@ -238,6 +243,30 @@ public static class ConfigValidator
         JsonValueKind.False => "false",
         _ => scalar.ToJsonString(),
     };
+
+    /// <summary>Edit distance, for "did you mean" on short keys.</summary>
+    private static int Distance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
+    }
 
     private static string Canonical(string key) => key.Replace("-", string.Empty, StringComparison.Ordinal).Replace("_", string.Empty, StringComparison.Ordinal).ToLowerInvariant();
 
