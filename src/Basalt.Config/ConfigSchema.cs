@@ -33,6 +33,7 @@ public static class ConfigSchema
             root.Insert(0, "$schema", "https://json-schema.org/draft/2020-12/schema");
             root.Insert(1, "title", "Basalt cloud-config (Kairos compatible)");
             root.Insert(2, "description", "Files start with #cloud-config; unknown keys are kept and reported as warnings.");
+            root["type"] = "object";
         }
 
         return schema;

@@ -10,6 +10,7 @@ public sealed class ConfigSchemaTests
     {
         var schema = (JsonObject)ConfigSchema.Generate();
         Assert.Equal("https://json-schema.org/draft/2020-12/schema", schema["$schema"]!.GetValue<string>());
+        Assert.Equal("object", schema["type"]!.GetValue<string>());
         var properties = schema["properties"]!.AsObject();
         foreach (var key in new[] { "install", "upgrade", "reset", "users", "stages", "hostname", "grub_options", "k3s", "k3s-agent", "p2p", "kcrypt", "logs", "config_url", "ssh_authorized_keys" })
         {

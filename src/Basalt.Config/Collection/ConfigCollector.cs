@@ -77,7 +77,12 @@ public sealed class ConfigCollector
 
         if (!string.IsNullOrWhiteSpace(options.KernelCommandLine))
         {
-            await run.AddDocumentAsync(() => KernelCommandLine.Parse(options.KernelCommandLine), KernelCommandLine.SourceName, cancellationToken).ConfigureAwait(false);
+            // A command line with nothing for the config (the usual case) is not listed as a source.
+            var commandLine = KernelCommandLine.Parse(options.KernelCommandLine);
+            if (commandLine.Root.Count > 0 || commandLine.Warnings.Count > 0)
+            {
+                await run.AddDocumentAsync(() => commandLine, KernelCommandLine.SourceName, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         return run.Result();

@@ -112,6 +112,26 @@ public sealed class ConfigCollectorTests
     }
 
     [Fact]
+    public async Task A_command_line_without_config_keys_is_not_a_source()
+    {
+        using var root = new TempDirectory();
+        Write(root, "/oem/10.yaml", "#cloud-config\nhostname: file\n");
+        var merged = await Collect(root, cmdline: "BOOT_IMAGE=/vmlinuz root=LABEL=COS_ACTIVE console=ttyS0 rd.immucore.debug");
+        Assert.Equal(["/oem/10.yaml"], merged.Sources);
+    }
+
+    [Fact]
+    public async Task Validating_a_url_reads_it_through_the_handler()
+    {
+        var handler = new FakeHandler { ["http://h/c.yaml"] = "#cloud-config\ninstall:\n  auto: maybe\n" };
+        var issues = new List<ConfigIssue>();
+        var validation = await new ConfigCollector(handler).ValidateSourceAsync("http://h/c.yaml", new ConfigCollectorOptions(), issues, CancellationToken.None);
+        Assert.NotNull(validation);
+        var issue = Assert.Single(issues);
+        Assert.Equal("http://h/c.yaml:3:9: error: $.install.auto: expected true or false, found the string \"maybe\"", issue.ToString());
+    }
+
+    [Fact]
     public async Task Stages_are_kept_per_source_in_order()
     {
         using var root = new TempDirectory();
