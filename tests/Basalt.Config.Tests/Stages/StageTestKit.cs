@@ -12,7 +12,7 @@ internal sealed class FakeTools : IToolRunner
 
     public Func<string, int> ShellExit { get; init; } = _ => 0;
 
-    public Func<ToolInvocation, ToolResult>? Respond { get; init; }
+    public Func<ToolInvocation, ToolResult?>? Respond { get; init; }
 
     public IEnumerable<string> CommandLines => Calls.Select(c => c.CommandLine);
 
@@ -66,6 +66,7 @@ internal sealed class StageHarness : IDisposable
         Runner = new StageRunner(Tools, http, Ownership);
         Write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n");
         Write("/etc/shadow", "root:*:19000:0:99999:7:::\n");
+        File.SetUnixFileMode(Host("/etc/shadow"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
         Write("/etc/group", "root:x:0:\nusers:x:100:\nwheel:x:10:\nsudo:x:27:\n");
         Write("/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n");
         Write("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n");
