@@ -84,9 +84,12 @@ public sealed class StageRunner
     }
 
     /// <summary>
-    /// The order steps run in: a step without <c>after</c> follows the step before it; one with <c>after</c>
-    /// follows the steps it names. Ties keep file order. A step naming an unknown step, or caught in a
-    /// cycle, comes back with the reason it cannot run.
+    /// The order steps run in: file order, except that a step with <c>after</c> waits until the steps it
+    /// names have run (each time, the first step in file order whose dependencies are done runs next).
+    /// yip also makes every step without <c>after</c> wait for the one before it, which turns an
+    /// <c>after</c> naming a later step into a cycle; here file order is only the tie-break, so such a
+    /// config does what it says. A step naming an unknown step, or caught in a real cycle, comes back
+    /// with the reason it cannot run.
     /// </summary>
     public static IReadOnlyList<(StageStep Step, string? Blocked)> Order(IReadOnlyList<StageStep> steps)
     {
@@ -105,16 +108,6 @@ public sealed class StageRunner
         for (var i = 0; i < steps.Count; i++)
         {
             dependencies[i] = [];
-            if (steps[i].After.Count == 0)
-            {
-                if (i > 0)
-                {
-                    dependencies[i].Add(i - 1);
-                }
-
-                continue;
-            }
-
             foreach (var name in steps[i].After)
             {
                 if (byName.TryGetValue(name, out var index) && index != i)

@@ -196,6 +196,11 @@ public static class StageTemplate
             return tokens.Count == 1 ? Value(head, template, data) : throw new StageTemplateException(template, $"'{head.Text}' is not a function");
         }
 
+        if (head.Text is not ("trunc" or "upper" or "lower" or "trim" or "default"))
+        {
+            throw new StageTemplateException(template, $"unsupported template syntax or function '{head.Text}'");
+        }
+
         var arguments = tokens.Skip(1).Select(t => Value(t, template, data)).ToList();
         switch (head.Text)
         {
@@ -217,10 +222,8 @@ public static class StageTemplate
                 return arguments[0].Trim();
             case "default" when arguments.Count == 2:
                 return arguments[1].Length == 0 ? arguments[0] : arguments[1];
-            case "trunc" or "upper" or "lower" or "trim" or "default":
-                throw new StageTemplateException(template, $"wrong number of arguments to {head.Text}");
             default:
-                throw new StageTemplateException(template, $"unsupported template syntax or function '{head.Text}'");
+                throw new StageTemplateException(template, $"wrong number of arguments to {head.Text}");
         }
     }
 
