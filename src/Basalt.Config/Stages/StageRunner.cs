@@ -176,7 +176,10 @@ public sealed class StageRunner
         var executor = new StepExecutor(context, step);
         await executor.RunAsync(cancellationToken).ConfigureAwait(false);
         var status = executor.Errors.Count > 0 ? StepStatus.Failed : context.Options.DryRun ? StepStatus.Planned : StepStatus.Applied;
-        return new StepOutcome(stage, source, step.DisplayName, status, executor.Actions, executor.Errors);
+        IReadOnlyList<string> actions = context.Options.DryRun && step.If is { Length: > 0 } test
+            ? [$"only if '{test}' succeeds (not tested in a dry run)", .. executor.Actions]
+            : executor.Actions;
+        return new StepOutcome(stage, source, step.DisplayName, status, actions, executor.Errors);
     }
 
     /// <summary>Null when the step runs, else why it is skipped.</summary>

@@ -111,7 +111,8 @@ internal sealed partial class StepExecutor(StepContext context, StageStep step)
             throw;
         }
         catch (Exception error) when (error is BasaltException or IOException or UnauthorizedAccessException or HttpRequestException
-                                       or InvalidDataException or FormatException or OperationCanceledException)
+                                       or InvalidDataException or FormatException or OperationCanceledException
+                                       or System.Text.Json.JsonException)
         {
             _errors.Add($"{what}: {error.Message}");
         }

@@ -284,6 +284,7 @@ public sealed class StageRunnerStepTests
         Assert.True(result.Succeeded, string.Join("; ", result.Steps.SelectMany(s => s.Errors)));
         var step = Assert.Single(result.Steps);
         Assert.Equal(StepStatus.Planned, step.Status);
+        Assert.Equal("only if 'test -e /nope' succeeds (not tested in a dry run)", step.Actions[0]);
         Assert.Contains(step.Actions, a => a.Contains("rm -rf /", StringComparison.Ordinal));
         Assert.Contains(step.Actions, a => a.StartsWith("create user bob", StringComparison.Ordinal));
         Assert.Contains(step.Actions, a => a.StartsWith("authorize 1 key(s) in /home/bob/.ssh/authorized_keys", StringComparison.Ordinal));
