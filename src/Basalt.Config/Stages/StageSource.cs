@@ -65,6 +65,12 @@ public static class CloudInitMapping
         {
             foreach (var entry in list)
             {
+                if (entry is JsonValue marker && marker.GetValueKind() == System.Text.Json.JsonValueKind.String && marker.GetValue<string>() == "default")
+                {
+                    // cloud-init's "the distribution's default user": there is none to add here.
+                    continue;
+                }
+
                 if (entry is not JsonObject user || user["name"]?.GetValueKind() != System.Text.Json.JsonValueKind.String)
                 {
                     // Leave it to the parser to name the problem precisely.

@@ -200,7 +200,16 @@ internal sealed partial class StepExecutor(StepContext context, StageStep step)
         var bytes = Decode(file);
         if (file.Encoding == FileEncoding.Plain && StageTemplate.HasTemplate(file.Content))
         {
-            bytes = Encoding.UTF8.GetBytes(Render(file.Content));
+            try
+            {
+                bytes = Encoding.UTF8.GetBytes(Render(file.Content));
+            }
+            catch (StageTemplateException error)
+            {
+                // Files often carry templates of their own (Helm charts, k3s manifests): as yip does, such
+                // content is written as it is; the note says why it was not rendered.
+                Record($"{file.Path}: content written as given, not rendered ({error.Problem})");
+            }
         }
 
         var mode = file.Permissions ?? RootFiles.FileDefault;

@@ -116,6 +116,13 @@ public sealed class CloudInitMappingTests
     }
 
     [Fact]
+    public void The_cloud_init_default_user_marker_is_ignored()
+    {
+        var plan = new StageSource("x", JsonNode.Parse("""{"users": ["default", {"name": "ops"}]}""")!.AsObject()).ToPlan();
+        Assert.Equal("ops", Assert.Single(Assert.Single(plan.StepsOf("boot")).Users).Name);
+    }
+
+    [Fact]
     public void Global_keys_without_users_go_to_root()
     {
         var plan = new StageSource("x", JsonNode.Parse("""{"ssh_authorized_keys": ["ssh-rsa K"]}""")!.AsObject()).ToPlan();

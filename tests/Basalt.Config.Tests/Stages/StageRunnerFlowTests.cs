@@ -112,12 +112,24 @@ public sealed class StageRunnerFlowTests
     }
 
     [Fact]
-    public async Task An_unknown_template_fails_the_step_with_the_reason()
+    public async Task An_unknown_template_in_a_command_fails_the_step_with_the_reason()
     {
         using var h = new StageHarness();
-        var result = await h.RunStagesAsync("boot", """{"boot": [{"files": [{"path": "/etc/t", "content": "{{ range .Values }}x{{ end }}"}]}]}""");
+        var result = await h.RunStagesAsync("boot", """{"boot": [{"commands": ["echo {{ range .Values }}x{{ end }}"]}]}""");
         Assert.Contains("unsupported template syntax or function 'range'", Assert.Single(Assert.Single(result.Failed).Errors), StringComparison.Ordinal);
-        Assert.False(File.Exists(h.Host("/etc/t")));
+        Assert.Empty(h.Tools.Calls);
+    }
+
+    [Fact]
+    public async Task File_content_with_templates_of_its_own_is_written_as_given_with_a_note()
+    {
+        using var h = new StageHarness();
+        const string chart = "name: {{ .Release.Name }}\nhost: {{ .Values.node.hostname }}\n";
+        var result = await h.RunStagesAsync("boot", """{"boot": [{"files": [{"path": "/etc/chart.yaml", "content": "CHART"}, {"path": "/etc/ok", "content": "{{ .Values.os.vendor }}"}]}]}""".Replace("CHART", chart.Replace("\n", "\\n", StringComparison.Ordinal), StringComparison.Ordinal));
+        Assert.True(result.Succeeded);
+        Assert.Equal(chart, h.Read("/etc/chart.yaml"));
+        Assert.Equal("debian", h.Read("/etc/ok"));
+        Assert.Contains(result.Steps[0].Actions, a => a.Contains("not rendered (no value for '.Release.Name')", StringComparison.Ordinal));
     }
 
     [Fact]
