@@ -1,0 +1,255 @@
+using Basalt.Boot.Grub;
+
+namespace Basalt.Build.Init;
+
+/// <summary>The files init writes into an OS tree, as text. Pure, so tests check them directly.</summary>
+public static class InitFiles
+{
+    public const string BasaltBinaryPath = "/usr/bin/basalt";
+    public const string NetworkFilePath = "/etc/systemd/network/90-basalt-wired.network";
+    public const string UnitDirectory = "/usr/lib/systemd/system";
+    public const string InitramfsHookPath = "/etc/initramfs-tools/hooks/basalt";
+    public const string InitramfsScriptPath = "/etc/initramfs-tools/scripts/basalt";
+    public const string InitramfsModulesPath = "/etc/initramfs-tools/modules";
+    public const string InitramfsConfPath = "/etc/initramfs-tools/conf.d/basalt.conf";
+    public const string FstabPath = "/etc/fstab";
+    public const string KernelPath = "/boot/vmlinuz";
+    public const string InitrdPath = "/boot/initrd";
+    public const string InitrdInputsPath = "/var/lib/basalt/initrd.inputs";
+
+    public const string BootCompleteUnit = "basalt-boot-complete.service";
+    public const string ReconcileTimer = "basalt-reconcile.timer";
+    public const string ReconcileService = "basalt-reconcile.service";
+
+    /// <summary>The cloud-config stages run by systemd once the system is up (rootfs and initramfs run in the initramfs).</summary>
+    public static readonly IReadOnlyList<string> SystemdStages = ["fs", "boot", "network"];
+
+    /// <summary>What the initramfs needs to find and mount the image: loop files, filesystems, common disk controllers.</summary>
+    public static readonly IReadOnlyList<string> InitramfsModules =
+    [
+        "loop", "squashfs", "overlay", "ext4", "vfat", "iso9660",
+        "virtio_blk", "virtio_pci", "virtio_scsi", "nvme", "ahci", "sd_mod", "sr_mod",
+    ];
+
+    public static string StageUnitName(string stage) => $"basalt-stage-{stage}.service";
+
+    /// <summary>DHCP on every wired interface; a file with a lower number in /etc/systemd/network wins over this one.</summary>
+    public static string WiredNetwork() =>
+        """
+        # Basalt default: DHCP on wired interfaces. Files sorting before this one
+        # (e.g. 10-static.network written by cloud-config) take precedence.
+        [Match]
+        Name=en* eth*
+
+        [Network]
+        DHCP=yes
+
+        [DHCPv4]
+        UseDomains=yes
+
+        """;
+
+    /// <summary>
+    /// Marks the boot good once boot-complete.target is reached. Health checks join the gate with
+    /// <c>Before=boot-complete.target</c> + <c>RequiredBy=boot-complete.target</c>; if one fails, the
+    /// target is not reached, this unit does not run, and boot counting falls back on a later boot.
+    /// </summary>
+    public static string BootCompleteService() =>
+        $"""
+        [Unit]
+        Description=Basalt: mark this boot as good
+        Documentation=https://github.com/basalt-os/basalt
+        ConditionFileIsExecutable={BasaltBinaryPath}
+        Requires=boot-complete.target
+        After=boot-complete.target multi-user.target
+
+        [Service]
+        Type=oneshot
+        RemainAfterExit=yes
+        ExecStart={BasaltBinaryPath} boot mark-good
+
+        [Install]
+        WantedBy=multi-user.target
+
+        """;
+
+    /// <summary>
+    /// A unit running one cloud-config stage. The leading '-' on ExecStart makes a failing stage
+    /// harmless to the boot: it is logged in the journal but never fails the unit or its dependents.
+    /// </summary>
+    public static string StageService(string stage)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stage);
+        var (ordering, wantedBy) = stage switch
+        {
+            "fs" => ("DefaultDependencies=no\nAfter=local-fs.target\nBefore=sysinit.target", "sysinit.target"),
+            "boot" => ($"After=sysinit.target {StageUnitName("fs")}\nBefore=getty.target systemd-user-sessions.service", "multi-user.target"),
+            "network" => ($"Wants=network-online.target\nAfter=network-online.target {StageUnitName("boot")}", "multi-user.target"),
+            _ => throw new ArgumentOutOfRangeException(nameof(stage), stage, "not a systemd-run cloud-config stage"),
+        };
+        return $"""
+            [Unit]
+            Description=Basalt: run the '{stage}' cloud-config stage
+            ConditionFileIsExecutable={BasaltBinaryPath}
+            {ordering}
+
+            [Service]
+            Type=oneshot
+            RemainAfterExit=yes
+            # '-': a failing stage is logged but never fails the boot.
+            ExecStart=-{BasaltBinaryPath} run-stage {stage}
+
+            [Install]
+            WantedBy={wantedBy}
+
+            """;
+    }
+
+    public static string ReconcileServiceUnit() =>
+        $"""
+        [Unit]
+        Description=Basalt: run the 'reconcile' cloud-config stage
+        ConditionFileIsExecutable={BasaltBinaryPath}
+        After=network-online.target
+
+        [Service]
+        Type=oneshot
+        # '-': a failing reconcile is logged and retried at the next timer tick.
+        ExecStart=-{BasaltBinaryPath} run-stage reconcile
+
+        """;
+
+    public static string ReconcileTimerUnit() =>
+        """
+        [Unit]
+        Description=Basalt: run the 'reconcile' cloud-config stage periodically
+
+        [Timer]
+        OnBootSec=5min
+        OnUnitActiveSec=60min
+        RandomizedDelaySec=2min
+
+        [Install]
+        WantedBy=timers.target
+
+        """;
+
+    /// <summary>The Basalt initramfs hook: puts the mounter and the tools it calls into the initramfs.</summary>
+    public static string InitramfsHook() =>
+        $$"""
+        #!/bin/sh
+        # Basalt: copies the boot-time mounter into the initramfs.
+        PREREQ=""
+        prereqs() {
+        	echo "$PREREQ"
+        }
+        case "$1" in
+        prereqs)
+        	prereqs
+        	exit 0
+        	;;
+        esac
+
+        . /usr/share/initramfs-tools/hook-functions
+
+        copy_exec {{BasaltBinaryPath}} {{BasaltBinaryPath}}
+        # busybox gives the mounter a mount that takes -o loop, losetup and reboot (klibc's do not).
+        for tool in /bin/busybox /usr/bin/busybox; do
+        	if [ -x "$tool" ]; then
+        		copy_exec "$tool" /bin/busybox
+        		break
+        	fi
+        done
+        for tool in /sbin/blkid /usr/sbin/blkid /sbin/e2fsck /usr/sbin/e2fsck /sbin/losetup /usr/sbin/losetup; do
+        	if [ -x "$tool" ]; then
+        		copy_exec "$tool" "$tool"
+        	fi
+        done
+        exit 0
+
+        """;
+
+    /// <summary>
+    /// The boot script selected by <c>boot=basalt</c>: initramfs-tools' init sources it and calls
+    /// <c>mountroot</c>, which hands the work to the Basalt mounter. A failure is printed on the
+    /// console and the machine reboots (so boot counting can fall back); it never waits for input.
+    /// </summary>
+    public static string InitramfsBootScript() =>
+        $$"""
+        # Basalt boot script for initramfs-tools, selected by the kernel parameter boot=basalt.
+        # Sourced by /init, which calls mountroot() once modules are loaded and udev runs.
+
+        basalt_fail()
+        {
+        	echo "basalt: $*" >/dev/console 2>/dev/null || echo "basalt: $*"
+        	echo "basalt: rebooting in 5 seconds" >/dev/console 2>/dev/null || true
+        	sleep 5
+        	reboot -f
+        	# reboot(8) missing or refused: the kernel's magic SysRq still works.
+        	echo b >/proc/sysrq-trigger
+        	while true; do sleep 60; done
+        }
+
+        mountroot()
+        {
+        	[ "$quiet" != "y" ] && log_begin_msg "Mounting the Basalt root"
+        	for module in loop squashfs overlay ext4 vfat iso9660; do
+        		modprobe -q "$module" 2>/dev/null || true
+        	done
+        	if command -v wait_for_udev >/dev/null 2>&1; then
+        		wait_for_udev 10
+        	fi
+        	# The .NET runtime wants a writable HOME and place for its bundle; /run is a tmpfs here.
+        	export HOME=/run/basalt
+        	export DOTNET_BUNDLE_EXTRACT_BASE_DIR=/run/basalt/bundle
+        	mkdir -p /run/basalt/bundle
+        	if [ ! -x {{BasaltBinaryPath}} ]; then
+        		basalt_fail "{{BasaltBinaryPath}} is missing from the initramfs"
+        	fi
+        	{{BasaltBinaryPath}} boot mount --sysroot "${rootmnt}"
+        	status=$?
+        	if [ "$status" -ne 0 ]; then
+        		basalt_fail "mounting the root failed (basalt boot mount exited with $status)"
+        	fi
+        	[ "$quiet" != "y" ] && log_end_msg
+        }
+
+        """;
+
+    public static string InitramfsModulesFile() =>
+        "# Basalt: modules the initramfs loads before mounting the image.\n" + string.Join('\n', InitramfsModules) + "\n";
+
+    /// <summary>A generic initramfs (every storage driver) with busybox, so it boots on other hardware.</summary>
+    public static string InitramfsConf() =>
+        """
+        # Basalt: a generic initramfs that boots on any hardware, with busybox tools.
+        MODULES=most
+        BUSYBOX=y
+        COMPRESS=gzip
+
+        """;
+
+    /// <summary>The root and the persistent paths are mounted by the initramfs mounter; only /tmp is left to fstab.</summary>
+    public static string Fstab() =>
+        """
+        # Basalt: / is a read-only image; /etc, /var, /srv, /oem, /usr/local and the persistent
+        # paths are mounted by the initramfs (see /run/cos). Only /tmp is mounted here.
+        tmpfs /tmp tmpfs defaults,nosuid,nodev,mode=1777 0 0
+
+        """;
+
+    /// <summary>The boot menu every image ships (install and upgrade copy it to COS_STATE and COS_RECOVERY).</summary>
+    public static string GrubMenu() => GrubConfigGenerator.MenuConfig(Boot.Grub.GrubMenu.Create(GrubMenuOptions.Default));
+
+    /// <summary>This image's own kernel arguments: <c>boot=basalt</c> selects the Basalt boot script of its initramfs.</summary>
+    public static string GrubBootArguments() => GrubConfigGenerator.BootArgumentsConfig(["boot=basalt"]);
+
+    /// <summary>Keeps package maintainer scripts from starting services inside the chroot.</summary>
+    public static string PolicyRcD() =>
+        """
+        #!/bin/sh
+        # Basalt init: no service starts while packages are installed into an image.
+        exit 101
+
+        """;
+}

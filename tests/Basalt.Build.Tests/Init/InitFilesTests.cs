@@ -1,0 +1,149 @@
+using Basalt.Build.Init;
+using Basalt.Platform;
+using Basalt.Testing;
+
+namespace Basalt.Build.Tests.Init;
+
+public sealed class InitFilesTests
+{
+    [Fact]
+    public void The_network_file_asks_for_dhcp_on_wired_interfaces()
+    {
+        var text = InitFiles.WiredNetwork();
+        Assert.Contains("[Match]\nName=en* eth*\n", text, StringComparison.Ordinal);
+        Assert.Contains("[Network]\nDHCP=yes\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_boot_complete_unit_runs_mark_good_after_the_health_gate_only_when_the_binary_is_there()
+    {
+        var text = InitFiles.BootCompleteService();
+        Assert.Contains("ConditionFileIsExecutable=/usr/bin/basalt\n", text, StringComparison.Ordinal);
+        Assert.Contains("Requires=boot-complete.target\n", text, StringComparison.Ordinal);
+        Assert.Contains("After=boot-complete.target", text, StringComparison.Ordinal);
+        Assert.Contains("ExecStart=/usr/bin/basalt boot mark-good\n", text, StringComparison.Ordinal);
+        Assert.Equal(["multi-user.target"], SystemdUnits.ParseInstall(text).WantedBy);
+    }
+
+    [Theory]
+    [InlineData("fs", "sysinit.target")]
+    [InlineData("boot", "multi-user.target")]
+    [InlineData("network", "multi-user.target")]
+    public void Stage_units_run_their_stage_and_never_fail_the_boot(string stage, string wantedBy)
+    {
+        var text = InitFiles.StageService(stage);
+        Assert.Contains($"ExecStart=-/usr/bin/basalt run-stage {stage}\n", text, StringComparison.Ordinal);
+        Assert.Contains("ConditionFileIsExecutable=/usr/bin/basalt\n", text, StringComparison.Ordinal);
+        Assert.Equal([wantedBy], SystemdUnits.ParseInstall(text).WantedBy);
+    }
+
+    [Fact]
+    public void The_network_stage_waits_for_the_network()
+    {
+        var text = InitFiles.StageService("network");
+        Assert.Contains("Wants=network-online.target\nAfter=network-online.target", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reconcile_runs_from_a_timer()
+    {
+        Assert.Contains("ExecStart=-/usr/bin/basalt run-stage reconcile\n", InitFiles.ReconcileServiceUnit(), StringComparison.Ordinal);
+        Assert.Contains("OnUnitActiveSec=", InitFiles.ReconcileTimerUnit(), StringComparison.Ordinal);
+        Assert.Equal(["timers.target"], SystemdUnits.ParseInstall(InitFiles.ReconcileTimerUnit()).WantedBy);
+        Assert.Throws<ArgumentOutOfRangeException>(() => InitFiles.StageService("reconcile"));
+    }
+
+    [Fact]
+    public void The_initramfs_hook_copies_basalt_and_busybox()
+    {
+        var text = InitFiles.InitramfsHook();
+        Assert.StartsWith("#!/bin/sh\n", text, StringComparison.Ordinal);
+        Assert.Contains(". /usr/share/initramfs-tools/hook-functions\n", text, StringComparison.Ordinal);
+        Assert.Contains("copy_exec /usr/bin/basalt /usr/bin/basalt\n", text, StringComparison.Ordinal);
+        Assert.Contains("copy_exec \"$tool\" /bin/busybox", text, StringComparison.Ordinal);
+        Assert.Contains("prereqs)", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_boot_script_hands_the_root_to_the_mounter_and_reboots_on_failure()
+    {
+        var text = InitFiles.InitramfsBootScript();
+        Assert.Contains("mountroot()\n", text, StringComparison.Ordinal);
+        Assert.Contains("/usr/bin/basalt boot mount --sysroot \"${rootmnt}\"\n", text, StringComparison.Ordinal);
+        Assert.Contains("reboot -f\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("panic ", text, StringComparison.Ordinal); // initramfs-tools' panic may open a shell
+    }
+
+    [Theory]
+    [InlineData("scripts")]
+    [InlineData("hook")]
+    public async Task The_shell_files_are_valid_sh(string which)
+    {
+        using var temp = new TempDirectory("init-sh");
+        var path = temp.Combine("script");
+        File.WriteAllText(path, which == "hook" ? InitFiles.InitramfsHook() : InitFiles.InitramfsBootScript());
+        var result = await new ToolRunner().RunAsync(new ToolInvocation("sh", ["-n", path]) { SuccessExitCodes = [0, 1, 2] });
+        Assert.True(result.ExitCode == 0, $"sh -n rejected the {which}: {result.StandardError}");
+    }
+
+    [Fact]
+    public void The_modules_file_lists_what_the_mounter_needs()
+    {
+        var lines = InitFiles.InitramfsModulesFile().Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).ToList();
+        Assert.Equal(["loop", "squashfs", "overlay", "ext4", "vfat", "iso9660", "virtio_blk", "virtio_pci", "virtio_scsi", "nvme", "ahci", "sd_mod", "sr_mod"], lines);
+        Assert.Contains("MODULES=most\n", InitFiles.InitramfsConf(), StringComparison.Ordinal);
+        Assert.Contains("BUSYBOX=y\n", InitFiles.InitramfsConf(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fstab_mounts_only_tmp()
+    {
+        var entries = InitFiles.Fstab().Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).ToList();
+        Assert.Equal(["tmpfs /tmp tmpfs defaults,nosuid,nodev,mode=1777 0 0"], entries);
+    }
+
+    [Fact]
+    public void Os_release_merge_replaces_in_place_appends_new_keys_and_quotes()
+    {
+        var original = OsRelease.Parse("# comment\nID=debian\nBASALT_VERSION=\"0.1\"\nNAME='Debian'\n");
+        var merged = original.With([new("BASALT_VERSION", "0.2"), new("BASALT_IMAGE_REF", "r/o:\"x\"$y")]);
+        Assert.Equal("# comment\nID=debian\nBASALT_VERSION=\"0.2\"\nNAME='Debian'\nBASALT_IMAGE_REF=\"r/o:\\\"x\\\"\\$y\"\n", merged.ToString());
+        Assert.Equal("r/o:\"x\"$y", merged.Get("BASALT_IMAGE_REF"));
+        Assert.Equal("Debian", merged.Get("NAME"));
+    }
+
+    [Theory]
+    [InlineData("root:$6$abc:1:0:99999:7:::", "root:!$6$abc:1:0:99999:7:::")]
+    [InlineData("root::1:0:99999:7:::", "root:!*:1:0:99999:7:::")]
+    [InlineData("root:*:1:0:99999:7:::", "root:*:1:0:99999:7:::")]
+    [InlineData("root:!$6$abc:1:0:99999:7:::", "root:!$6$abc:1:0:99999:7:::")]
+    public void Root_password_is_locked_unless_configured(string line, string expected)
+    {
+        Assert.Equal(expected + "\nbin:*:1::::::\n", ShadowFile.WithRootPassword(line + "\nbin:*:1::::::\n", null));
+        Assert.StartsWith("root:$6$new:", ShadowFile.WithRootPassword(line, "$6$new"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("6.1.0-9-amd64", "6.1.0-10-amd64")]
+    [InlineData("5.15.0-100-generic", "6.8.0-1-generic")]
+    [InlineData("6.1.0-50-amd64", "6.1.0-50-rt-amd64")]
+    public void Kernel_versions_compare_numerically(string older, string newer) =>
+        Assert.True(KernelVersionComparer.Instance.Compare(older, newer) < 0);
+
+    [Fact]
+    public void Dpkg_status_counts_only_installed_packages()
+    {
+        var installed = AptPackageManager.ParseStatus(
+            "Package: a\nStatus: install ok installed\n\nPackage: b\nStatus: deinstall ok config-files\n\nPackage: c\nStatus: install ok not-installed\n\nPackage: d\nStatus: install ok half-installed\n");
+        Assert.Equal(["a"], installed.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void The_image_ships_the_boot_menu_and_asks_for_the_basalt_boot_script()
+    {
+        var menu = InitFiles.GrubMenu();
+        Assert.Contains("menuentry", menu, StringComparison.Ordinal);
+        Assert.Contains("/boot/vmlinuz", menu, StringComparison.Ordinal);
+        Assert.Contains("set bootargs=\"boot=basalt\"", InitFiles.GrubBootArguments(), StringComparison.Ordinal);
+    }
+}
