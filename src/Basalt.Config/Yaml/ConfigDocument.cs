@@ -35,6 +35,14 @@ public sealed class ConfigDocument
         _entries = entries;
     }
 
+    /// <summary>A document built in code (tests, generated config): every position is the document start.</summary>
+    public static ConfigDocument FromJson(JsonObject root, string source)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        ArgumentNullException.ThrowIfNull(source);
+        return new ConfigDocument(root, source, null, [], new Dictionary<JsonNode, SourcePosition>(ReferenceEqualityComparer.Instance), [], []);
+    }
+
     /// <summary>The top-level mapping (empty when the document holds only comments).</summary>
     public JsonObject Root { get; }
 
