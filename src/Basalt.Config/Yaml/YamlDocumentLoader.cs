@@ -120,8 +120,6 @@ public static class YamlDocumentLoader
 
         public long SizeAtStart { get; init; }
 
-        public int Depth { get; init; }
-
         public int Height { get; set; }
 
         // Mapping state: the key waiting for its value.
@@ -326,7 +324,6 @@ public static class YamlDocumentLoader
                 Position = position,
                 Anchor = anchor.IsEmpty ? null : anchor.Value,
                 SizeAtStart = _size - 1,
-                Depth = _stack.Count + 1,
             });
         }
 
