@@ -109,6 +109,16 @@ public sealed class CorpusTests
             });
     }
 
+    [Theory]
+    [InlineData("billion-laughs.yaml")]
+    [InlineData("billion-laughs-mappings.yaml")]
+    public void Alias_bombs_are_refused_as_such(string name)
+    {
+        var error = Assert.Single(LoadAndValidate(Path.Combine(CorpusDirectory("bad"), name)));
+        Assert.Contains("more than 100000 nodes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("YAML bomb", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Wrong_shapes_say_a_list_was_expected()
     {

@@ -115,7 +115,7 @@ public static class ConfigValidator
                 return value switch
                 {
                     JsonValue scalar when scalar.GetValueKind() == JsonValueKind.String => default,
-                    JsonValue scalar => (true, JsonValue.Create(ScalarText(scalar))),
+                    JsonValue scalar => (true, JsonValue.Create(document.WrittenTextOf(scalar) ?? ScalarText(scalar))),
                     _ => Fail(where(), path, $"expected a string, found {Describe(value)}"),
                 };
             }

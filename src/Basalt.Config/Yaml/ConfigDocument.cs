@@ -16,6 +16,7 @@ public sealed class ConfigDocument
     private readonly Dictionary<JsonNode, SourcePosition> _nodes;
     private readonly Dictionary<(JsonNode Container, string Key), SourcePosition> _keys;
     private readonly Dictionary<(JsonNode Container, string Key), SourcePosition> _entries;
+    private readonly Dictionary<JsonNode, string> _plainText = new(ReferenceEqualityComparer.Instance);
 
     internal ConfigDocument(
         JsonObject root,
@@ -33,6 +34,14 @@ public sealed class ConfigDocument
         _nodes = nodes;
         _keys = keys;
         _entries = entries;
+    }
+
+    /// <summary>A document built in code (tests, generated config): every position is the document start.</summary>
+    public static ConfigDocument FromJson(JsonObject root, string source)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        ArgumentNullException.ThrowIfNull(source);
+        return new ConfigDocument(root, source, null, [], new Dictionary<JsonNode, SourcePosition>(ReferenceEqualityComparer.Instance), [], []);
     }
 
     /// <summary>The top-level mapping (empty when the document holds only comments).</summary>
@@ -84,6 +93,11 @@ public sealed class ConfigDocument
         ArgumentNullException.ThrowIfNull(mapping);
         return _keys.TryGetValue((mapping, key), out var position) ? position : PositionOf(mapping, key);
     }
+
+    /// <summary>The text a non-string scalar was written as (<c>0644</c> for 420), for fields that want a string.</summary>
+    public string? WrittenTextOf(JsonNode? node) => node is not null && _plainText.TryGetValue(node, out var text) ? text : null;
+
+    internal void RememberText(JsonNode node, string text) => _plainText[node] = text;
 
     internal static string IndexKey(int index) => "[" + index.ToString(System.Globalization.CultureInfo.InvariantCulture) + "]";
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using YamlDotNet.Core;
@@ -119,8 +120,6 @@ public static class YamlDocumentLoader
 
         public long SizeAtStart { get; init; }
 
-        public int Depth { get; init; }
-
         public int Height { get; set; }
 
         // Mapping state: the key waiting for its value.
@@ -141,6 +140,7 @@ public static class YamlDocumentLoader
         private readonly Dictionary<string, Anchored> _anchors = new(StringComparer.Ordinal);
         private readonly Stack<Frame> _stack = new();
         private readonly List<ConfigIssue> _warnings = [];
+        private readonly List<(JsonNode Node, string Text)> _plainTexts = [];
         private long _size;
         private JsonNode? _root;
         private SourcePosition _rootPosition;
@@ -171,7 +171,13 @@ public static class YamlDocumentLoader
                 _nodes[root] = new SourcePosition(source, 1, 1);
             }
 
-            return new ConfigDocument(root, source, FirstLineComment(text), _warnings, _nodes, _keys, _entries);
+            var document = new ConfigDocument(root, source, FirstLineComment(text), _warnings, _nodes, _keys, _entries);
+            foreach (var (node, written) in _plainTexts)
+            {
+                document.RememberText(node, written);
+            }
+
+            return document;
         }
 
         private void Run(Parser parser)
@@ -259,6 +265,11 @@ public static class YamlDocumentLoader
             }
 
             Count(1, position);
+            if (value is JsonValue resolved && resolved.GetValueKind() is not JsonValueKind.String && resolved.ToJsonString() != scalar.Value)
+            {
+                _plainTexts.Add((resolved, scalar.Value));
+            }
+
             RegisterAnchor(scalar.Anchor, value, 1, 0);
             Attach(value, position, 0);
         }
@@ -313,7 +324,6 @@ public static class YamlDocumentLoader
                 Position = position,
                 Anchor = anchor.IsEmpty ? null : anchor.Value,
                 SizeAtStart = _size - 1,
-                Depth = _stack.Count + 1,
             });
         }
 

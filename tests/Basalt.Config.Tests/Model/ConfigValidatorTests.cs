@@ -24,6 +24,8 @@ public sealed class ConfigValidatorTests
             users:
               - name: kairos
                 uid: 1000
+                passwd: 0123
+                shell: 0x1F
             """);
         Assert.Empty(validation.Issues);
         var config = validation.Config!;
@@ -33,6 +35,8 @@ public sealed class ConfigValidatorTests
         Assert.Equal(2048, config.Install.Partitions.State!.Size);
         Assert.Equal("1234", config.Hostname);
         Assert.Equal("1000", config.Users![0].Uid);
+        Assert.Equal("0123", config.Users[0].Passwd);
+        Assert.Equal("0x1F", config.Users[0].Shell);
         Assert.True(validation.Document.Root["install"]!["auto"]!.GetValue<bool>());
     }
 
