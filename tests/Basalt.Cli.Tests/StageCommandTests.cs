@@ -77,6 +77,19 @@ public sealed class StageCommandTests
     }
 
     [Fact]
+    public async Task Without_config_the_files_of_the_scan_directories_under_the_root_run()
+    {
+        using var root = new TempDirectory("run-stage");
+        Directory.CreateDirectory(root.Combine("oem"));
+        await File.WriteAllTextAsync(root.Combine("oem", "90_custom.yaml"), Config);
+
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "run-stage", "initramfs", "--root", root.Path);
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("edge-1\n", await File.ReadAllTextAsync(root.Combine("etc", "hostname")));
+    }
+
+    [Fact]
     public async Task An_unknown_stage_or_a_missing_config_is_a_clear_error()
     {
         using var root = new TempDirectory("run-stage");
@@ -89,6 +102,6 @@ public sealed class StageCommandTests
 
         var missing = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "run-stage", "boot", "--root", root.Path, "--config", root.Combine("nope.yaml"));
         Assert.Equal(1, missing.ExitCode);
-        Assert.Contains("no such file", missing.Stderr, StringComparison.Ordinal);
+        Assert.Contains("nope.yaml", missing.Stderr, StringComparison.Ordinal);
     }
 }

@@ -1,8 +1,11 @@
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Basalt.Cli.Hosting;
+using Basalt.Config.Collection;
 using Basalt.Config.Stages;
+using Basalt.Config.Yaml;
 using Basalt.Platform;
 
 namespace Basalt.Cli.Commands;
@@ -25,20 +28,18 @@ internal sealed class StageCommands : ICommandGroup
         var dryRun = new Option<bool>("--dry-run") { Description = "Print what each step would do; change nothing" };
         var configs = new Option<string[]>("--config", "-c")
         {
-            Description = "A cloud-config file whose stages run; repeat for more, they run in the order given",
+            Description = "A cloud-config file whose stages run; repeat for more, they run in the order given " +
+                          "(default: the files collected from the scan directories under --root)",
             AllowMultipleArgumentsPerToken = true,
         };
         var command = new Command("run-stage", "Run the steps of a cloud-config stage against a root") { stage, root, dryRun, configs };
         binder.SetHandler(command, async (context, ct) =>
         {
             var files = context.GetValue(configs) ?? [];
-            if (files.Length == 0)
-            {
-                throw new CliUsageException("give the config files whose stages run with --config FILE");
-            }
-
-            var sources = files.Select(StageConfigFile.Load).ToList();
             var options = new StageRunOptions { Root = context.GetValue(root) ?? "/", DryRun = context.GetValue(dryRun) };
+            var sources = files.Length > 0
+                ? files.Select(file => new StageSource(file, YamlDocumentLoader.LoadFile(file).Root)).ToList()
+                : await CollectAsync(context, options.Root, ct).ConfigureAwait(false);
             using var http = new HttpClient();
             var runner = new StageRunner(new ToolRunner(), http);
             var result = await runner.RunAsync(context.GetRequiredValue(stage), sources, options, ct).ConfigureAwait(false);
@@ -54,6 +55,25 @@ internal sealed class StageCommands : ICommandGroup
             return result.Succeeded ? ExitCodes.Success : ExitCodes.Failure;
         });
         yield return command;
+    }
+
+    /// <summary>
+    /// Without --config, the sources are what a node has: the files of Kairos's scan directories under the
+    /// root, each with its own stages, plus the cloud-init keys of the merged config.
+    /// </summary>
+    private static async Task<List<StageSource>> CollectAsync(CommandContext context, string root, CancellationToken cancellationToken)
+    {
+        var merged = await new ConfigCollector().CollectAsync(new ConfigCollectorOptions { Root = root }, cancellationToken).ConfigureAwait(false);
+        foreach (var issue in merged.Issues)
+        {
+            context.Console.Error.WriteLine(issue.ToString());
+        }
+
+        var sources = merged.StagesBySource.Select(s => StageSource.FromStages(s.Source, s.Stages)).ToList();
+        var cloudInit = (JsonObject)merged.Root.DeepClone();
+        cloudInit.Remove("stages");
+        sources.Insert(0, new StageSource("merged config", cloudInit));
+        return sources;
     }
 
     private static void WriteText(CliConsole console, StageRunResult result, StageRunOptions options)

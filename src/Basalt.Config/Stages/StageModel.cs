@@ -67,8 +67,9 @@ public sealed record StageFile(string Path, string Content)
     public FileEncoding Encoding { get; init; }
     /// <summary>Mode bits; null means 0644.</summary>
     public UnixFileMode? Permissions { get; init; }
-    public int Owner { get; init; }
-    public int Group { get; init; }
+    /// <summary>Null (with <see cref="Group"/> null too): left owned by whoever runs the stage, root at boot.</summary>
+    public int? Owner { get; init; }
+    public int? Group { get; init; }
     public string? OwnerName { get; init; }
 }
 
@@ -76,15 +77,17 @@ public sealed record StageDirectory(string Path)
 {
     /// <summary>Mode bits; null means 0755.</summary>
     public UnixFileMode? Permissions { get; init; }
-    public int Owner { get; init; }
-    public int Group { get; init; }
+    /// <summary>Null (with <see cref="Group"/> null too): left owned by whoever runs the stage, root at boot.</summary>
+    public int? Owner { get; init; }
+    public int? Group { get; init; }
 }
 
 public sealed record StageDownload(string Url, string Path)
 {
     public UnixFileMode? Permissions { get; init; }
-    public int Owner { get; init; }
-    public int Group { get; init; }
+    /// <summary>Null (with <see cref="Group"/> null too): left owned by whoever runs the stage, root at boot.</summary>
+    public int? Owner { get; init; }
+    public int? Group { get; init; }
     public string? OwnerName { get; init; }
     /// <summary>Seconds; 0 means Basalt's default.</summary>
     public int TimeoutSeconds { get; init; }

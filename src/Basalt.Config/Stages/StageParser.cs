@@ -221,11 +221,12 @@ public static class StageParser
             throw Error(field, $"expected a whole number, found {Describe(node)}");
         }
 
-        private int Id(JsonNode? node, string field)
+        private int? Id(JsonNode? node, string field) => OptionalLong(node, field) switch
         {
-            var value = OptionalLong(node, field) ?? 0;
-            return value is >= 0 and <= int.MaxValue ? (int)value : throw Error(field, $"expected a user or group id (0 or more), found {value}");
-        }
+            null => null,
+            >= 0 and <= int.MaxValue and var value => (int)value,
+            var value => throw Error(field, $"expected a user or group id (0 or more), found {value}"),
+        };
 
         /// <summary>
         /// A number is the mode itself (YAML's <c>0644</c> is octal and arrives as 420); text is read
@@ -321,14 +322,14 @@ public static class StageParser
             return list;
         }
 
-        private (string? Name, int Owner) OwnerOf(JsonObject item, string path)
+        private (string? Name, int? Owner) OwnerOf(JsonObject item, string path)
         {
             // cloud-init writes owner: "user:group"; yip writes owner: 1000 or owner_string: "user:group".
             var ownerString = OptionalString(item["owner_string"], path + ".owner_string") ?? OptionalString(item["ownerstring"], path + ".ownerstring");
             if (item["owner"] is JsonValue owner && owner.GetValueKind() == JsonValueKind.String
                 && !int.TryParse(owner.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out _))
             {
-                return (ownerString ?? owner.GetValue<string>(), 0);
+                return (ownerString ?? owner.GetValue<string>(), null);
             }
 
             return (ownerString, Id(item["owner"], path + ".owner"));

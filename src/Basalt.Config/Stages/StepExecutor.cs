@@ -169,13 +169,14 @@ internal sealed partial class StepExecutor(StepContext context, StageStep step)
 
         var host = context.Host(path);
         RootFiles.CreateDirectories(Path.GetDirectoryName(host)!, RootFiles.DirectoryDefault);
-        RootFiles.WriteAtomic(host, Encoding.UTF8.GetBytes(content), mode, owner ?? (0, 0), context.Ownership);
+        RootFiles.WriteAtomic(host, Encoding.UTF8.GetBytes(content), mode, owner, context.Ownership);
     }
 
     private void EnsureDirectory(StageDirectory directory)
     {
         var mode = directory.Permissions ?? RootFiles.DirectoryDefault;
-        Record($"directory {directory.Path} ({Octal(mode)}, {directory.Owner}:{directory.Group})");
+        var owner = OwnerOf(null, directory.Owner, directory.Group);
+        Record($"directory {directory.Path} ({Octal(mode)}{Describe(owner)})");
         if (DryRun)
         {
             return;
@@ -190,7 +191,11 @@ internal sealed partial class StepExecutor(StepContext context, StageStep step)
         var created = RootFiles.CreateDirectories(host, mode);
         foreach (var path in created.Count > 0 ? created : [host])
         {
-            context.Ownership.ChangeOwner(path, directory.Owner, directory.Group);
+            if (owner is { } o)
+            {
+                context.Ownership.ChangeOwner(path, o.Uid, o.Gid);
+            }
+
             File.SetUnixFileMode(path, mode);
         }
     }
@@ -213,8 +218,8 @@ internal sealed partial class StepExecutor(StepContext context, StageStep step)
         }
 
         var mode = file.Permissions ?? RootFiles.FileDefault;
-        var (uid, gid) = file.OwnerName is { Length: > 0 } name ? ResolveOwner(name) : (file.Owner, file.Group);
-        Record($"file {file.Path} ({bytes.Length} bytes, {Octal(mode)}, {uid}:{gid})");
+        var owner = OwnerOf(file.OwnerName, file.Owner, file.Group);
+        Record($"file {file.Path} ({bytes.Length} bytes, {Octal(mode)}{Describe(owner)})");
         if (DryRun)
         {
             return;
@@ -227,8 +232,14 @@ internal sealed partial class StepExecutor(StepContext context, StageStep step)
         }
 
         RootFiles.CreateDirectories(Path.GetDirectoryName(host)!, RootFiles.DirectoryDefault);
-        RootFiles.WriteAtomic(host, bytes, mode, (uid, gid), context.Ownership);
+        RootFiles.WriteAtomic(host, bytes, mode, owner, context.Ownership);
     }
+
+    /// <summary>The owner to set: by name, by id (a missing half is 0, as in yip), or none when nothing was given.</summary>
+    private (int Uid, int Gid)? OwnerOf(string? name, int? uid, int? gid) =>
+        name is { Length: > 0 } ? ResolveOwner(name) : uid is null && gid is null ? null : (uid ?? 0, gid ?? 0);
+
+    private static string Describe((int Uid, int Gid)? owner) => owner is { } o ? $", {o.Uid}:{o.Gid}" : string.Empty;
 
     internal static byte[] Decode(StageFile file)
     {
@@ -289,7 +300,7 @@ internal sealed partial class StepExecutor(StepContext context, StageStep step)
     private async Task DownloadAsync(StageDownload download, CancellationToken cancellationToken)
     {
         var mode = download.Permissions ?? RootFiles.FileDefault;
-        var (uid, gid) = download.OwnerName is { Length: > 0 } name ? ResolveOwner(name) : (download.Owner, download.Group);
+        var owner = OwnerOf(download.OwnerName, download.Owner, download.Group);
         var target = download.Path;
         var host = context.Host(target);
         if (Directory.Exists(host) || target.EndsWith('/'))
@@ -305,7 +316,7 @@ internal sealed partial class StepExecutor(StepContext context, StageStep step)
             host = context.Host(target);
         }
 
-        Record($"download {download.Url} to {target} ({Octal(mode)}, {uid}:{gid})");
+        Record($"download {download.Url} to {target} ({Octal(mode)}{Describe(owner)})");
         if (DryRun)
         {
             return;
@@ -313,7 +324,7 @@ internal sealed partial class StepExecutor(StepContext context, StageStep step)
 
         var bytes = await FetchAsync(download.Url, download.TimeoutSeconds > 0 ? TimeSpan.FromSeconds(download.TimeoutSeconds) : DefaultDownloadTimeout, cancellationToken).ConfigureAwait(false);
         RootFiles.CreateDirectories(Path.GetDirectoryName(host)!, RootFiles.DirectoryDefault);
-        RootFiles.WriteAtomic(host, bytes, mode, (uid, gid), context.Ownership);
+        RootFiles.WriteAtomic(host, bytes, mode, owner, context.Ownership);
     }
 
     private async Task<byte[]> FetchAsync(string url, TimeSpan timeout, CancellationToken cancellationToken)

@@ -65,6 +65,15 @@ public sealed class StageParserTests
     }
 
     [Fact]
+    public void Permissions_written_as_yaml_octal_reach_the_file_mode_through_the_yaml_loader()
+    {
+        var document = Basalt.Config.Yaml.YamlDocumentLoader.Load("#cloud-config\nstages:\n  boot:\n  - files:\n    - path: /x\n      permissions: 0600\n    - path: /y\n      permissions: \"0640\"\n", "t.yaml");
+        var files = StageParser.Parse(document.Root["stages"], "t.yaml").StepsOf("boot")[0].Files;
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, files[0].Permissions);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, files[1].Permissions);
+    }
+
+    [Fact]
     public void Unknown_and_unsupported_keys_are_warnings_not_errors()
     {
         var plan = Parse("""{"boot": [{"packages": {"install": ["vim"]}, "colour": "blue"}]}""");
