@@ -9,6 +9,9 @@ public static class InitFiles
     public const string NetworkFilePath = "/etc/systemd/network/90-basalt-wired.network";
     public const string UnitDirectory = "/usr/lib/systemd/system";
     public const string InitramfsHookPath = "/etc/initramfs-tools/hooks/basalt";
+
+    /// <summary>Where the initramfs keeps the util-linux tools the mounter runs, ahead of busybox on its PATH.</summary>
+    public const string MounterToolsDirectory = "/usr/lib/basalt/bin";
     public const string InitramfsScriptPath = "/etc/initramfs-tools/scripts/basalt";
     public const string InitramfsModulesPath = "/etc/initramfs-tools/modules";
     public const string InitramfsConfPath = "/etc/initramfs-tools/conf.d/basalt.conf";
@@ -160,10 +163,15 @@ public static class InitFiles
         		break
         	fi
         done
-        for tool in /sbin/blkid /usr/sbin/blkid /sbin/e2fsck /usr/sbin/e2fsck /sbin/losetup /usr/sbin/losetup; do
-        	if [ -x "$tool" ]; then
-        		copy_exec "$tool" "$tool"
-        	fi
+        # The mounter speaks util-linux (losetup --find --show, blkid -t, mount --bind); busybox's applets
+        # of the same names do not. Its own copies live apart and come first on the mounter's PATH.
+        for tool in blkid e2fsck losetup mount umount; do
+        	for directory in /usr/sbin /sbin /usr/bin /bin; do
+        		if [ -x "$directory/$tool" ] && [ ! -L "$directory/$tool" ]; then
+        			copy_exec "$directory/$tool" {{MounterToolsDirectory}}/$tool
+        			break
+        		fi
+        	done
         done
         exit 0
 
@@ -206,7 +214,7 @@ public static class InitFiles
         	if [ ! -x {{BasaltBinaryPath}} ]; then
         		basalt_fail "{{BasaltBinaryPath}} is missing from the initramfs"
         	fi
-        	{{BasaltBinaryPath}} boot mount --sysroot "${rootmnt}"
+        	PATH={{MounterToolsDirectory}}:$PATH {{BasaltBinaryPath}} boot mount --sysroot "${rootmnt}"
         	status=$?
         	if [ "$status" -ne 0 ]; then
         		basalt_fail "mounting the root failed (basalt boot mount exited with $status)"

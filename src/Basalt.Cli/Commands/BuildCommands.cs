@@ -23,6 +23,7 @@ internal sealed class BuildCommands : ICommandGroup
         {
             Base(binder),
             Image(binder),
+            DiskCommands.BuildDisk(binder),
         };
     }
 

@@ -127,6 +127,12 @@ public sealed class InitIntegrationTests(DebianRootfsFixture fixture)
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
         Assert.Contains("usr/bin/basalt", listing);
         Assert.Contains("scripts/basalt", listing);
+        // The mounter runs util-linux's tools, not busybox's applets of the same names.
+        foreach (var tool in new[] { "losetup", "mount", "blkid" })
+        {
+            Assert.Contains(InitFiles.MounterToolsDirectory.TrimStart('/') + "/" + tool, listing);
+        }
+
         Assert.Contains(listing, entry => entry is "bin/busybox" or "usr/bin/busybox");
         Assert.Contains(listing, entry => entry.EndsWith("/squashfs.ko", StringComparison.Ordinal) || entry.EndsWith("/loop.ko", StringComparison.Ordinal));
 

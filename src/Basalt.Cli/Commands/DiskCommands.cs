@@ -1,0 +1,150 @@
+using System.CommandLine;
+using Basalt.Boot.Grub;
+using Basalt.Build.Artifacts;
+using Basalt.Cli.Hosting;
+using Basalt.Disk;
+using Basalt.Disk.Assembly;
+using Basalt.Platform;
+
+namespace Basalt.Cli.Commands;
+
+/// <summary>
+/// `basalt build disk` (an OS image or tree → a bootable raw/qcow2 disk) and `basalt bootentry --disk` (offline
+/// choice of the next boot entry in the disk's grubenv).
+/// </summary>
+internal sealed class DiskCommands : ICommandGroup
+{
+    public IEnumerable<Command> CreateCommands(CommandBinder binder)
+    {
+        ArgumentNullException.ThrowIfNull(binder);
+        // `build disk` lives under the one `build` command that BuildCommands owns.
+        yield return BootEntry(binder);
+    }
+
+    /// <summary>`build disk`, added to the `build` command by <see cref="BuildCommands"/>.</summary>
+    internal static Command BuildDisk(CommandBinder binder)
+    {
+        var image = new Argument<string?>("IMAGE") { Description = "Basalt OS image to build from: " + Oci.References.ImageSource.AcceptedForms, Arity = ArgumentArity.ZeroOrOne };
+        var root = new Option<string?>("--root") { Description = "An unpacked Basalt OS tree to build from instead of an image", HelpName = "DIR" };
+        var output = new Option<string>("--out", "-o") { Description = "The disk file to write (here -o names the disk; use --output for the output format)", Required = true, HelpName = "FILE" };
+        var size = new Option<string?>("--size") { Description = "Disk size (e.g. 8G); default: the smallest that holds the image", HelpName = "SIZE" };
+        var format = new Option<string>("--format") { Description = "raw or qcow2", DefaultValueFactory = _ => "raw" };
+        format.AcceptOnlyFromAmong("raw", "qcow2");
+        var seed = new Option<string>("--seed") { Description = "Every partition and filesystem UUID derives from this", DefaultValueFactory = _ => DiskArtifactOptions.DefaultSeed };
+        var cloudConfig = new Option<string?>("--cloud-config") { Description = "A cloud-config file placed on COS_OEM (/oem)", HelpName = "FILE" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan (layout, images, sizes) and write nothing" };
+        var command = new Command("disk", "Build a bootable GPT disk (COS_GRUB, COS_OEM, COS_RECOVERY, COS_STATE, COS_PERSISTENT) from an OS image")
+        {
+            image, root, output, size, format, seed, cloudConfig, dryRun,
+        };
+        binder.SetHandler(command, async (context, ct) =>
+        {
+            var imageText = context.GetValue(image);
+            var rootText = context.GetValue(root);
+            if ((imageText is null) == (rootText is null))
+            {
+                throw new CliUsageException("give either an IMAGE or --root DIR", "e.g. basalt build disk --root ./rootfs -o disk.raw, or basalt build disk oci-layout:./os:1.0 -o disk.raw");
+            }
+
+            var outputPath = Path.GetFullPath(context.GetValue(output)!);
+            var options = new DiskArtifactOptions
+            {
+                RootDirectory = rootText ?? string.Empty,
+                OutputPath = outputPath,
+                Format = context.GetValue(format) == "qcow2" ? DiskImageFormat.Qcow2 : DiskImageFormat.Raw,
+                SizeBytes = context.GetValue(size) is { } sizeText ? ParseSize(sizeText) : null,
+                Seed = context.GetValue(seed) ?? DiskArtifactOptions.DefaultSeed,
+                CloudConfigPath = context.GetValue(cloudConfig) is { } config ? Path.GetFullPath(config) : null,
+            };
+
+            if (rootText is not null)
+            {
+                return await BuildAsync(context, options with { RootDirectory = Path.GetFullPath(rootText) }, context.GetValue(dryRun), ct).ConfigureAwait(false);
+            }
+
+            // An image is unpacked beside the output (same filesystem as the work files) and removed afterwards.
+            var unpacked = Path.Combine(Path.GetDirectoryName(outputPath) ?? "/", $".{Path.GetFileName(outputPath)}.rootfs-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            try
+            {
+                var services = context.GetServices<CliServices>();
+                await services.Images.UnpackAsync(CommandInputs.Source(imageText!), unpacked, CommandInputs.Platform(context.Settings), cancellationToken: ct).ConfigureAwait(false);
+                return await BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (Directory.Exists(unpacked))
+                {
+                    await new ToolRunner().RunAsync(new ToolInvocation("rm", ["-rf", "--one-file-system", unpacked]) { Package = "coreutils" }, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+        });
+        return command;
+    }
+
+    private static async Task<int> BuildAsync(CommandContext context, DiskArtifactOptions options, bool dryRun, CancellationToken cancellationToken)
+    {
+        var plan = DiskArtifactPlanner.Plan(options);
+        if (dryRun)
+        {
+            if (context.Console.IsJson)
+            {
+                context.Console.WriteJson(DiskArtifactSummary.FromPlan(plan), ArtifactJsonContext.Default.DiskArtifactSummary);
+            }
+            else
+            {
+                context.Console.Output.Write(plan.ToString());
+            }
+
+            return ExitCodes.Success;
+        }
+
+        var result = await new DiskArtifactBuilder(new ToolRunner()).BuildAsync(plan, cancellationToken).ConfigureAwait(false);
+        if (context.Console.IsJson)
+        {
+            context.Console.WriteJson(DiskArtifactSummary.FromResult(result), ArtifactJsonContext.Default.DiskArtifactSummary);
+        }
+        else
+        {
+            context.Console.WriteText($"wrote {result.OutputPath} ({result.Format.ToString().ToLowerInvariant()}, {ByteSize.Format(result.DiskBytes)}, {ByteSize.Format(result.AllocatedBytes)} allocated) in {result.Elapsed.TotalSeconds:0.0} s");
+        }
+
+        return ExitCodes.Success;
+    }
+
+    internal static Command BootEntry(CommandBinder binder)
+    {
+        var disk = new Option<string>("--disk") { Description = "A raw Basalt disk image (not in use by a VM)", Required = true, HelpName = "FILE" };
+        var select = new Option<string>("--select") { Description = "The entry the next boot uses, once: " + string.Join(", ", BootEntrySelector.Entries), Required = true, HelpName = "ENTRY" };
+        select.AcceptOnlyFromAmong([.. BootEntrySelector.Entries]);
+        var command = new Command("bootentry", "Choose the boot entry of a disk's next boot (sets next_entry in its grubenv on COS_OEM, offline)") { disk, select };
+        binder.SetHandler(command, async (context, ct) =>
+        {
+            var path = Path.GetFullPath(context.GetValue(disk)!);
+            var environment = await new BootEntrySelector(new ToolRunner()).SelectNextAsync(path, context.GetValue(select)!, ct).ConfigureAwait(false);
+            if (context.Console.IsJson)
+            {
+                var variables = environment.Variables.ToDictionary(pair => pair.Key, pair => pair.Value, StringComparer.Ordinal);
+                context.Console.WriteJson(new BootEntrySummary(path, environment.Get(GrubEnvironmentKeys.NextEntry), variables), ArtifactJsonContext.Default.BootEntrySummary);
+            }
+            else
+            {
+                context.Console.WriteText($"{path}: the next boot uses '{environment.Get(GrubEnvironmentKeys.NextEntry)}'");
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static long ParseSize(string text)
+    {
+        try
+        {
+            return ByteSize.Parse(text);
+        }
+        catch (FormatException exception)
+        {
+            throw new CliUsageException(exception.Message, "use e.g. --size 8G or --size 4096M");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using Basalt.Build.Artifacts;
+using Basalt.Build.Base;
+using Basalt.Platform;
+using Basalt.Testing;
+
+namespace Basalt.EndToEnd.Tests;
+
+/// <summary>
+/// Builds, once per test run, what every boot scenario starts from: the basalt CLI (self-contained), a copy of the
+/// cached debootstrap base turned into a Basalt OS tree by <c>basalt init --root</c>, and the disk built from it by
+/// <see cref="DiskArtifactBuilder"/>. Each scenario boots its own sparse copy of the disk.
+/// The base is cached under <c>${BASALT_TEST_CACHE:-/var/cache/basalt-test}</c> across runs;
+/// <c>BASALT_E2E_BASALT</c> may name an already published basalt binary (CI publishes it once).
+/// </summary>
+public sealed class BasaltOsFixture : IAsyncLifetime
+{
+    public const string RootPassword = "basalt-e2e";
+
+    /// <summary>A fixed salt keeps the tree the same from run to run.</summary>
+    private const string PasswordSalt = "basalte2esalt";
+
+    private readonly TempDirectory _work = new("e2e-os");
+    private readonly ToolRunner _runner = new();
+
+    public string DiskPath => _work.Combine("basalt.raw");
+
+    public string RootDirectory => _work.Combine("rootfs");
+
+    public IToolRunner Runner => _runner;
+
+    /// <summary>How each build step went, for the test output.</summary>
+    public List<string> Log { get; } = [];
+
+    public async Task InitializeAsync()
+    {
+        E2eRequirements.Check();
+        var binary = await PublishCliAsync();
+        var baseRootfs = await BuildBaseAsync();
+
+        await Step("copy the base", () => _runner.RunAsync(new ToolInvocation("cp", ["-a", "--reflink=auto", baseRootfs.Path + "/.", RootDirectory + "/"])
+        {
+            Package = "coreutils",
+        }), prepare: () => Directory.CreateDirectory(RootDirectory));
+
+        await Step("basalt init --root", () => _runner.RunAsync(new ToolInvocation(binary, ["init", "--root", RootDirectory]) { Timeout = TimeSpan.FromMinutes(20) }));
+        foreach (var expected in new[] { "usr/bin/basalt", "boot/vmlinuz", "boot/initrd" })
+        {
+            if (RootedFile.Resolve(RootDirectory, "/" + expected) is null)
+            {
+                throw new InvalidOperationException($"basalt init ran but the tree has no /{expected}: the init command of this basalt binary ({binary}) does not produce a Basalt OS tree yet");
+            }
+        }
+
+        await SetRootPasswordAsync();
+        await Step("basalt build disk", () => new DiskArtifactBuilder(_runner).BuildAsync(new DiskArtifactOptions
+        {
+            RootDirectory = RootDirectory,
+            OutputPath = DiskPath,
+        }));
+    }
+
+    /// <summary>A sparse copy of the built disk for one scenario, which may change it at will.</summary>
+    public async Task<string> CopyDiskAsync(string directory)
+    {
+        var copy = Path.Combine(directory, "disk.raw");
+        await _runner.RunAsync(new ToolInvocation("cp", ["--sparse=always", DiskPath, copy]) { Package = "coreutils" });
+        return copy;
+    }
+
+    public Task DisposeAsync()
+    {
+        _work.Dispose();
+        return Task.CompletedTask;
+    }
+
+    private async Task<string> PublishCliAsync()
+    {
+        if (Environment.GetEnvironmentVariable("BASALT_E2E_BASALT") is { Length: > 0 } given)
+        {
+            if (!File.Exists(given))
+            {
+                throw new InvalidOperationException($"BASALT_E2E_BASALT names '{given}', which does not exist");
+            }
+
+            Log.Add($"basalt binary: {given} (from BASALT_E2E_BASALT)");
+            return given;
+        }
+
+        var repository = FindRepository();
+        var output = _work.Combine("cli");
+        await Step("publish the basalt CLI", () => _runner.RunAsync(new ToolInvocation("dotnet",
+        [
+            "publish", Path.Combine(repository, "src", "Basalt.Cli", "Basalt.Cli.csproj"),
+            "-c", "Release", "-r", "linux-x64", "--self-contained", "true", "-o", output, "-nologo",
+        ])
+        {
+            Timeout = TimeSpan.FromMinutes(30),
+        }));
+        return Path.Combine(output, "basalt");
+    }
+
+    private async Task<BaseRootfs> BuildBaseAsync()
+    {
+        var cache = Environment.GetEnvironmentVariable("BASALT_TEST_CACHE") is { Length: > 0 } configured ? configured : "/var/cache/basalt-test";
+        var mirror = AptSources.FindDebianMirror(AptSources.Read(), BaseImageSpec.DefaultSuite) ?? new Uri("http://deb.debian.org/debian");
+        var spec = new BaseImageSpec { Mirror = mirror };
+        BaseRootfs? result = null;
+        await Step($"debootstrap base ({cache})", async () => result = await new DebootstrapBaseBuilder(_runner).BuildAsync(spec, cache));
+        return result!;
+    }
+
+    private async Task SetRootPasswordAsync()
+    {
+        var hash = (await _runner.RunAsync(new ToolInvocation("openssl", ["passwd", "-6", "-salt", PasswordSalt, RootPassword]) { Package = "openssl" })).StandardOutput.Trim();
+        var shadow = Path.Combine(RootDirectory, "etc", "shadow");
+        var lines = (await File.ReadAllLinesAsync(shadow)).Select(line =>
+        {
+            var fields = line.Split(':');
+            if (fields.Length > 2 && fields[0] == "root")
+            {
+                fields[1] = hash;
+            }
+
+            return string.Join(':', fields);
+        });
+        await File.WriteAllLinesAsync(shadow, lines);
+        Log.Add("root password set for the serial console login");
+    }
+
+    private async Task Step(string name, Func<Task> action, Action? prepare = null)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        prepare?.Invoke();
+        try
+        {
+            await action();
+        }
+        catch (Exception exception)
+        {
+            throw new InvalidOperationException($"end-to-end setup step '{name}' failed after {stopwatch.Elapsed.TotalSeconds:0} s: {exception.Message}", exception);
+        }
+
+        Log.Add($"{name}: {stopwatch.Elapsed.TotalSeconds:0} s");
+    }
+
+    private static string FindRepository()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Basalt.slnx")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"no Basalt.slnx above {AppContext.BaseDirectory}: set BASALT_E2E_BASALT to a published basalt binary");
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class BasaltOsCollection : ICollectionFixture<BasaltOsFixture>
+{
+    public const string Name = "basalt-os";
+}
+
+/// <summary>What every end-to-end test needs on the host; a missing piece fails with what to install.</summary>
+public static class E2eRequirements
+{
+    public const string OvmfCode = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+
+    public static void Check()
+    {
+        Requires.Root();
+        Requires.Tool("qemu-system-x86_64", "qemu-system-x86");
+        Requires.Tool("debootstrap", "debootstrap");
+        Requires.Tool("debugfs", "e2fsprogs");
+        Requires.Tool("openssl", "openssl");
+        Requires.Tool("dotnet", "dotnet-sdk-10.0");
+        if (!File.Exists(OvmfCode))
+        {
+            throw new RequirementMissingException($"this test needs UEFI firmware at {OvmfCode}: apt-get install -y ovmf");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using Basalt.Boot.Grub;
+using Basalt.Build.Artifacts;
+using Basalt.Disk.Layout;
+using Basalt.Testing;
+using Xunit.Abstractions;
+
+namespace Basalt.EndToEnd.Tests;
+
+/// <summary>
+/// Boots disks built by <c>basalt build disk</c> from the default base under QEMU and proves the immutable layout
+/// from inside the guest. Five boots in all: active (and its reboot), fallback, recovery, and the automatic fallback
+/// when active.img is gone.
+/// </summary>
+[Collection(BasaltOsCollection.Name)]
+[Trait(Tiers.Key, Tiers.EndToEnd)]
+public sealed class BootScenarioTests : IDisposable
+{
+    private readonly BasaltOsFixture _os;
+    private readonly ITestOutputHelper _output;
+    private readonly TempDirectory _temp = new("e2e-boot");
+
+    public BootScenarioTests(BasaltOsFixture os, ITestOutputHelper output)
+    {
+        E2eRequirements.Check();
+        _os = os;
+        _output = output;
+        foreach (var line in os.Log)
+        {
+            _output.WriteLine(line);
+        }
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Active_boots_read_only_from_active_img_etc_is_ephemeral_and_persistent_paths_survive_a_reboot()
+    {
+        var disk = await _os.CopyDiskAsync(_temp.Path);
+        await using var guest = await BootedDisk.BootAsync(disk, _temp.Combine("vm"), _os.Runner);
+
+        await ExpectRootImageAsync(guest, "/cOS/active.img", KairosLayout.ActiveImageLabel, "active");
+        await guest.CheckAsync("findmnt -n /oem", "COS_OEM is mounted at /oem");
+        await guest.ExpectOutputAsync("findmnt -n -o SOURCE /usr/local && blkid -o value -s LABEL $(findmnt -n -o SOURCE /usr/local)", "COS_PERSISTENT", "COS_PERSISTENT is mounted at /usr/local");
+        await guest.CheckAsync("echo e2e > /etc/basalt-e2e && test -s /etc/basalt-e2e", "/etc is writable");
+        await guest.CheckAsync("mkdir -p /home/e2e && echo kept > /home/e2e/file", "/home is writable");
+        await guest.CheckAsync("echo kept > /usr/local/e2e-file && sync", "/usr/local is writable");
+
+        await guest.RebootAsync();
+
+        await ExpectRootImageAsync(guest, "/cOS/active.img", KairosLayout.ActiveImageLabel, "active");
+        await guest.CheckAsync("test ! -e /etc/basalt-e2e", "a file written to /etc is gone after a reboot");
+        await guest.ExpectOutputAsync("cat /home/e2e/file", "kept", "a file under /home survives a reboot");
+        await guest.ExpectOutputAsync("cat /usr/local/e2e-file", "kept", "a file under /usr/local survives a reboot");
+    }
+
+    [Fact]
+    public async Task Selecting_fallback_boots_passive_img_once_and_selecting_recovery_boots_the_squashfs()
+    {
+        var disk = await _os.CopyDiskAsync(_temp.Path);
+        var selector = new BootEntrySelector(_os.Runner);
+
+        await selector.SelectNextAsync(disk, GrubMenu.PassiveEntry);
+        await using (var guest = await BootedDisk.BootAsync(disk, _temp.Combine("vm-fallback"), _os.Runner))
+        {
+            await ExpectRootImageAsync(guest, "/cOS/passive.img", KairosLayout.PassiveImageLabel, "passive");
+            await guest.CheckAsync("test ! -e /run/cos/active_mode", "a passive boot is not flagged active");
+            await guest.PowerOffAsync();
+        }
+
+        var afterFallback = await selector.ReadAsync(disk);
+        Assert.True(string.IsNullOrEmpty(afterFallback.Get(GrubEnvironmentKeys.NextEntry)), "GRUB clears next_entry once it used it (one shot)");
+
+        await selector.SelectNextAsync(disk, GrubMenu.RecoveryEntry);
+        await using (var guest = await BootedDisk.BootAsync(disk, _temp.Combine("vm-recovery"), _os.Runner))
+        {
+            await guest.CheckAsync("test -e /run/cos/recovery_mode", "the recovery boot writes /run/cos/recovery_mode");
+            await guest.ExpectOutputAsync("findmnt -n -o FSTYPE /", "squashfs", "recovery runs from the squashfs");
+            await guest.ExpectOutputAsync("cat /proc/cmdline", "/cOS/recovery.squashfs", "GRUB booted the recovery entry");
+            await guest.PowerOffAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Without_active_img_grub_falls_back_to_passive_on_its_own()
+    {
+        var disk = await _os.CopyDiskAsync(_temp.Path);
+        var state = OfflineExt4Partition.Open(_os.Runner, disk, KairosLayout.StateLabel);
+        await state.RemoveAsync("/cOS/active.img");
+        Assert.False(await state.ExistsAsync("/cOS/active.img"));
+
+        await using var guest = await BootedDisk.BootAsync(disk, _temp.Combine("vm"), _os.Runner);
+
+        await ExpectRootImageAsync(guest, "/cOS/passive.img", KairosLayout.PassiveImageLabel, "passive");
+        Assert.Contains("/cOS/active.img not found", guest.Machine.Console, StringComparison.Ordinal);
+    }
+
+    /// <summary>Root is the loop-mounted image file, read-only, with the mode's sentinel and the right kernel arguments.</summary>
+    private static async Task ExpectRootImageAsync(BootedDisk guest, string image, string label, string mode)
+    {
+        await guest.ExpectOutputAsync("findmnt -n -o SOURCE /", "/dev/loop", $"root is a loop device ({image})");
+        await guest.ExpectOutputAsync("cat /sys/block/$(basename $(findmnt -n -o SOURCE /))/loop/backing_file", image, $"root's loop device is backed by {image}");
+        await guest.ExpectOutputAsync("blkid -o value -s LABEL $(findmnt -n -o SOURCE /)", label, $"root carries the filesystem label {label}");
+        await guest.CheckAsync("test \"$(findmnt -n -o OPTIONS / | cut -d, -f1)\" = ro", "root is mounted read-only");
+        await guest.CheckAsync("! touch /basalt-e2e-rootfs-write 2>/dev/null", "root refuses writes");
+        await guest.CheckAsync($"test -e /run/cos/{mode}_mode", $"the mounter writes /run/cos/{mode}_mode");
+        await guest.ExpectOutputAsync("cat /proc/cmdline", $"cos-img/filename={image}", "GRUB passed the image to the kernel");
+    }
+}
