@@ -6,9 +6,8 @@ namespace Basalt.Platform.Compression;
 /// A write-only stream that zstd-compresses into an inner stream (libzstd streaming API). The frame
 /// is finished when the stream is disposed.
 /// </summary>
-public sealed partial class ZstdCompressionStream : Stream
+public sealed class ZstdCompressionStream : Stream
 {
-    private const string Library = "libzstd.so.1";
     private const int ContinueOperation = 0;
     private const int EndOperation = 2;
 
@@ -25,8 +24,8 @@ public sealed partial class ZstdCompressionStream : Stream
         _leaveOpen = leaveOpen;
         try
         {
-            _context = ZSTD_createCStream();
-            _output = new byte[(int)Math.Min(ZSTD_CStreamOutSize(), 1 << 20)];
+            _context = ZstdNative.ZSTD_createCStream();
+            _output = new byte[(int)Math.Min(ZstdNative.ZSTD_CStreamOutSize(), 1 << 20)];
         }
         catch (DllNotFoundException e)
         {
@@ -42,7 +41,7 @@ public sealed partial class ZstdCompressionStream : Stream
             throw new InsufficientMemoryException("ZSTD_createCStream failed");
         }
 
-        ThrowIfError(ZSTD_initCStream(_context, level));
+        ThrowIfError(ZstdNative.ZSTD_initCStream(_context, level));
     }
 
     public override bool CanRead => false;
@@ -163,7 +162,7 @@ public sealed partial class ZstdCompressionStream : Stream
         _disposed = true;
         if (_context != 0)
         {
-            _ = ZSTD_freeCStream(_context);
+            _ = ZstdNative.ZSTD_freeCStream(_context);
             _context = 0;
         }
     }
@@ -173,9 +172,9 @@ public sealed partial class ZstdCompressionStream : Stream
         fixed (byte* inputPointer = input)
         fixed (byte* outputPointer = _output)
         {
-            var inBuffer = new ZstdInBuffer { Source = inputPointer, Size = (nuint)input.Length, Position = 0 };
-            var outBuffer = new ZstdOutBuffer { Destination = outputPointer, Size = (nuint)_output.Length, Position = 0 };
-            var remaining = ZSTD_compressStream2(_context, &outBuffer, &inBuffer, operation);
+            var inBuffer = new ZstdNative.InBuffer { Source = inputPointer, Size = (nuint)input.Length, Position = 0 };
+            var outBuffer = new ZstdNative.OutBuffer { Destination = outputPointer, Size = (nuint)_output.Length, Position = 0 };
+            var remaining = ZstdNative.ZSTD_compressStream2(_context, &outBuffer, &inBuffer, operation);
             ThrowIfError(remaining);
             return ((int)inBuffer.Position, (int)outBuffer.Position, remaining);
         }
@@ -183,46 +182,9 @@ public sealed partial class ZstdCompressionStream : Stream
 
     private static void ThrowIfError(nuint code)
     {
-        if (ZSTD_isError(code) != 0)
+        if (ZstdNative.ZSTD_isError(code) != 0)
         {
-            throw new IOException($"zstd compression failed: {Marshal.PtrToStringUTF8(ZSTD_getErrorName(code))}");
+            throw new IOException($"zstd compression failed: {Marshal.PtrToStringUTF8(ZstdNative.ZSTD_getErrorName(code))}");
         }
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct ZstdInBuffer
-    {
-        public byte* Source;
-        public nuint Size;
-        public nuint Position;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct ZstdOutBuffer
-    {
-        public byte* Destination;
-        public nuint Size;
-        public nuint Position;
-    }
-
-    [LibraryImport(Library)]
-    private static partial nint ZSTD_createCStream();
-
-    [LibraryImport(Library)]
-    private static partial nuint ZSTD_freeCStream(nint stream);
-
-    [LibraryImport(Library)]
-    private static partial nuint ZSTD_initCStream(nint stream, int level);
-
-    [LibraryImport(Library)]
-    private static partial nuint ZSTD_CStreamOutSize();
-
-    [LibraryImport(Library)]
-    private static unsafe partial nuint ZSTD_compressStream2(nint stream, ZstdOutBuffer* output, ZstdInBuffer* input, int endOperation);
-
-    [LibraryImport(Library)]
-    private static partial uint ZSTD_isError(nuint code);
-
-    [LibraryImport(Library)]
-    private static partial nint ZSTD_getErrorName(nuint code);
 }

@@ -19,9 +19,8 @@ public sealed class ZstdUnavailableException : BasaltException
 /// using libzstd's streaming API. Corrupt or truncated input raises <see cref="InvalidDataException"/>,
 /// like <see cref="System.IO.Compression.GZipStream"/> does.
 /// </summary>
-public sealed partial class ZstdDecompressionStream : Stream
+public sealed class ZstdDecompressionStream : Stream
 {
-    private const string Library = "libzstd.so.1";
 
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
@@ -40,8 +39,8 @@ public sealed partial class ZstdDecompressionStream : Stream
         _leaveOpen = leaveOpen;
         try
         {
-            _context = ZSTD_createDStream();
-            _input = new byte[(int)Math.Min(ZSTD_DStreamInSize(), 1 << 20)];
+            _context = ZstdNative.ZSTD_createDStream();
+            _input = new byte[(int)Math.Min(ZstdNative.ZSTD_DStreamInSize(), 1 << 20)];
         }
         catch (DllNotFoundException e)
         {
@@ -141,7 +140,7 @@ public sealed partial class ZstdDecompressionStream : Stream
             _disposed = true;
             if (_context != 0)
             {
-                _ = ZSTD_freeDStream(_context);
+                _ = ZstdNative.ZSTD_freeDStream(_context);
                 _context = 0;
             }
 
@@ -163,12 +162,12 @@ public sealed partial class ZstdDecompressionStream : Stream
         fixed (byte* inputPointer = _input)
         fixed (byte* outputPointer = output)
         {
-            var inBuffer = new ZstdInBuffer { Source = inputPointer, Size = (nuint)_inputLength, Position = (nuint)_inputPosition };
-            var outBuffer = new ZstdOutBuffer { Destination = outputPointer, Size = (nuint)output.Length, Position = 0 };
-            hint = ZSTD_decompressStream(_context, &outBuffer, &inBuffer);
-            if (ZSTD_isError(hint) != 0)
+            var inBuffer = new ZstdNative.InBuffer { Source = inputPointer, Size = (nuint)_inputLength, Position = (nuint)_inputPosition };
+            var outBuffer = new ZstdNative.OutBuffer { Destination = outputPointer, Size = (nuint)output.Length, Position = 0 };
+            hint = ZstdNative.ZSTD_decompressStream(_context, &outBuffer, &inBuffer);
+            if (ZstdNative.ZSTD_isError(hint) != 0)
             {
-                throw new InvalidDataException($"corrupt zstd data: {Marshal.PtrToStringUTF8(ZSTD_getErrorName(hint))}");
+                throw new InvalidDataException($"corrupt zstd data: {Marshal.PtrToStringUTF8(ZstdNative.ZSTD_getErrorName(hint))}");
             }
 
             var consumed = (int)inBuffer.Position - _inputPosition;
@@ -197,38 +196,4 @@ public sealed partial class ZstdDecompressionStream : Stream
 
         return produced;
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct ZstdInBuffer
-    {
-        public byte* Source;
-        public nuint Size;
-        public nuint Position;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct ZstdOutBuffer
-    {
-        public byte* Destination;
-        public nuint Size;
-        public nuint Position;
-    }
-
-    [LibraryImport(Library)]
-    private static partial nint ZSTD_createDStream();
-
-    [LibraryImport(Library)]
-    private static partial nuint ZSTD_freeDStream(nint stream);
-
-    [LibraryImport(Library)]
-    private static partial nuint ZSTD_DStreamInSize();
-
-    [LibraryImport(Library)]
-    private static unsafe partial nuint ZSTD_decompressStream(nint stream, ZstdOutBuffer* output, ZstdInBuffer* input);
-
-    [LibraryImport(Library)]
-    private static partial uint ZSTD_isError(nuint code);
-
-    [LibraryImport(Library)]
-    private static partial nint ZSTD_getErrorName(nuint code);
 }
