@@ -67,7 +67,25 @@ public sealed class BootHostTests
         await stages.RunAsync("rootfs", "/sysroot", chroot: false);
         await stages.RunAsync("initramfs", "/sysroot", chroot: true);
 
-        Assert.Equal(["basalt run-stage rootfs --root /sysroot", "chroot /sysroot basalt run-stage initramfs"], runner.Calls);
+        Assert.Equal(
+        [
+            "basalt run-stage rootfs --root /sysroot",
+            "mount --bind /proc /sysroot/proc", "mount --bind /sys /sysroot/sys", "mount --bind /dev /sysroot/dev", "mount --bind /run /sysroot/run",
+            "chroot /sysroot basalt run-stage initramfs",
+            "umount --lazy /sysroot/run", "umount --lazy /sysroot/dev", "umount --lazy /sysroot/sys", "umount --lazy /sysroot/proc",
+        ], runner.Calls);
+    }
+
+    [Fact]
+    public async Task Stage_runner_releases_the_chroot_mounts_when_the_stage_fails()
+    {
+        var runner = new RecordingToolRunner();
+        runner.Failing.Add("chroot ");
+        var stages = new ToolStageRunner(runner);
+
+        await Assert.ThrowsAsync<Basalt.Platform.ToolFailedException>(() => stages.RunAsync("initramfs", "/sysroot", chroot: true));
+
+        Assert.Equal(["umount --lazy /sysroot/run", "umount --lazy /sysroot/dev", "umount --lazy /sysroot/sys", "umount --lazy /sysroot/proc"], runner.Calls.TakeLast(4));
     }
 
     [Fact]

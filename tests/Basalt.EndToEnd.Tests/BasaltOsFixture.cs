@@ -146,15 +146,15 @@ public sealed class BasaltOsFixture : IAsyncLifetime
 
     private static string FindRepository()
     {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        var built = typeof(BasaltOsFixture).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .OfType<System.Reflection.AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "BasaltRepository")?.Value;
+        if (built is not null && File.Exists(Path.Combine(built, "Basalt.slnx")))
         {
-            if (File.Exists(Path.Combine(directory.FullName, "Basalt.slnx")))
-            {
-                return directory.FullName;
-            }
+            return built;
         }
 
-        throw new InvalidOperationException($"no Basalt.slnx above {AppContext.BaseDirectory}: set BASALT_E2E_BASALT to a published basalt binary");
+        throw new InvalidOperationException($"the Basalt sources this test was built from ({built ?? "unknown"}) are gone: set BASALT_E2E_BASALT to a published basalt binary");
     }
 }
 

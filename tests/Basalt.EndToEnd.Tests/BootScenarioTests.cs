@@ -1,3 +1,4 @@
+using System.Text;
 using Basalt.Boot.Grub;
 using Basalt.Build.Artifacts;
 using Basalt.Disk.Layout;
@@ -36,9 +37,13 @@ public sealed class BootScenarioTests : IDisposable
     public async Task Active_boots_read_only_from_active_img_etc_is_ephemeral_and_persistent_paths_survive_a_reboot()
     {
         var disk = await _os.CopyDiskAsync(_temp.Path);
+        var oem = OfflineExt4Partition.Open(_os.Runner, disk, KairosLayout.OemLabel);
+        await oem.WriteFileAsync("/91_e2e.yaml", Encoding.UTF8.GetBytes(NodeCloudConfig));
+        await oem.WriteFileAsync("/92_broken.yaml", Encoding.UTF8.GetBytes("#cloud-config\nstages: [unclosed\n"));
         await using var guest = await BootedDisk.BootAsync(disk, _temp.Combine("vm"), _os.Runner);
 
         await ExpectRootImageAsync(guest, "/cOS/active.img", KairosLayout.ActiveImageLabel, "active");
+        await ExpectCloudConfigAppliedAsync(guest, bootStageRuns: 1);
         await guest.CheckAsync("findmnt -n /oem", "COS_OEM is mounted at /oem");
         await guest.ExpectOutputAsync("findmnt -n -o SOURCE /usr/local && blkid -o value -s LABEL $(findmnt -n -o SOURCE /usr/local)", "COS_PERSISTENT", "COS_PERSISTENT is mounted at /usr/local");
         await guest.CheckAsync("echo e2e > /etc/basalt-e2e && test -s /etc/basalt-e2e", "/etc is writable");
@@ -48,6 +53,8 @@ public sealed class BootScenarioTests : IDisposable
         await guest.RebootAsync();
 
         await ExpectRootImageAsync(guest, "/cOS/active.img", KairosLayout.ActiveImageLabel, "active");
+        await ExpectCloudConfigAppliedAsync(guest, bootStageRuns: 2);
+        await guest.ExpectOutputAsync("systemctl is-active basalt-e2e.service; cat /usr/local/e2e-unit.log", "ran", "the unit the cloud-config enabled ran at the next boot");
         await guest.CheckAsync("test ! -e /etc/basalt-e2e", "a file written to /etc is gone after a reboot");
         await guest.ExpectOutputAsync("cat /home/e2e/file", "kept", "a file under /home survives a reboot");
         await guest.ExpectOutputAsync("cat /usr/local/e2e-file", "kept", "a file under /usr/local survives a reboot");
@@ -92,6 +99,58 @@ public sealed class BootScenarioTests : IDisposable
 
         await ExpectRootImageAsync(guest, "/cOS/passive.img", KairosLayout.PassiveImageLabel, "passive");
         Assert.Contains("/cOS/active.img not found", guest.Machine.Console, StringComparison.Ordinal);
+    }
+
+    /// <summary>A node's cloud-config on COS_OEM, in Kairos's format, touching one step type per line it checks.</summary>
+    private const string NodeCloudConfig = """
+        #cloud-config
+        hostname: basalt-e2e
+        users:
+          - name: e2e
+            passwd: e2e-password
+            shell: /bin/bash
+            ssh_authorized_keys:
+              - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBasaltEndToEndKeyBasaltEndToEndKey0 e2e@basalt
+        stages:
+          boot:
+            - name: e2e settings
+              sysctl:
+                vm.swappiness: "17"
+              files:
+                - path: /etc/basalt-e2e.conf
+                  permissions: 0640
+                  content: "from cloud-config"
+                - path: /etc/systemd/system/basalt-e2e.service
+                  permissions: 0644
+                  content: |
+                    [Unit]
+                    Description=Basalt end-to-end unit enabled by cloud-config
+                    [Service]
+                    Type=oneshot
+                    ExecStart=/bin/sh -c 'echo ran >> /usr/local/e2e-unit.log'
+                    [Install]
+                    WantedBy=multi-user.target
+            - name: e2e enable
+              systemctl:
+                enable: [basalt-e2e.service]
+            - name: e2e boot count
+              commands:
+                - echo boot >> /usr/local/e2e-boot-stage.log
+        """;
+
+    /// <summary>What <see cref="NodeCloudConfig"/> asks for is in place, the boot stage ran once per boot, the broken file was reported.</summary>
+    private static async Task ExpectCloudConfigAppliedAsync(BootedDisk guest, int bootStageRuns)
+    {
+        await guest.ExpectOutputAsync("hostname", "basalt-e2e", "hostname from cloud-config");
+        await guest.ExpectOutputAsync("getent passwd e2e | cut -d: -f7", "/bin/bash", "user e2e created with its shell");
+        await guest.CheckAsync("getent shadow e2e | cut -d: -f2 | grep -q '^\\$6\\$'", "user e2e has a hashed password");
+        await guest.ExpectOutputAsync("cat /home/e2e/.ssh/authorized_keys", "e2e@basalt", "user e2e has its SSH key");
+        await guest.ExpectOutputAsync("cat /proc/sys/vm/swappiness", "17", "sysctl from cloud-config");
+        await guest.ExpectOutputAsync("stat -c %a /etc/basalt-e2e.conf", "640", "file written with its mode");
+        await guest.ExpectOutputAsync("systemctl is-enabled basalt-e2e.service", "enabled", "unit enabled by cloud-config");
+        await guest.ExpectOutputAsync("wc -l < /usr/local/e2e-boot-stage.log", bootStageRuns.ToString(System.Globalization.CultureInfo.InvariantCulture), "the boot stage runs once per boot");
+        await guest.CheckAsync("journalctl -b --no-pager | grep -q 92_broken.yaml", "the invalid /oem file is reported in the journal");
+        await guest.CheckAsync("systemctl is-system-running --wait | grep -Eq 'running|degraded'", "the boot went on despite the invalid file");
     }
 
     /// <summary>Root is the loop-mounted image file, read-only, with the mode's sentinel and the right kernel arguments.</summary>

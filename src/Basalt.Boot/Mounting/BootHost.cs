@@ -122,11 +122,36 @@ public sealed class ToolStageRunner : IStageRunner
         _basalt = basalt;
     }
 
-    public Task RunAsync(string stage, string root, bool chroot, CancellationToken cancellationToken = default)
+    /// <summary>What a program in the chroot needs from the initramfs: the .NET runtime reads /proc, commands use /dev and /sys.</summary>
+    public static IReadOnlyList<string> ChrootFileSystems { get; } = ["/proc", "/sys", "/dev", "/run"];
+
+    public async Task RunAsync(string stage, string root, bool chroot, CancellationToken cancellationToken = default)
     {
-        var invocation = chroot
-            ? new ToolInvocation("chroot", [root, _basalt, "run-stage", stage]) { Package = "coreutils" }
-            : new ToolInvocation(_basalt, ["run-stage", stage, "--root", root]);
-        return _runner.RunAsync(invocation, cancellationToken);
+        if (!chroot)
+        {
+            await _runner.RunAsync(new ToolInvocation(_basalt, ["run-stage", stage, "--root", root]), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var bound = new List<string>();
+        try
+        {
+            foreach (var fileSystem in ChrootFileSystems)
+            {
+                var target = root.TrimEnd('/') + fileSystem;
+                await _runner.RunAsync(new ToolInvocation("mount", ["--bind", fileSystem, target]) { Package = "mount" }, cancellationToken).ConfigureAwait(false);
+                bound.Add(target);
+            }
+
+            await _runner.RunAsync(new ToolInvocation("chroot", [root, _basalt, "run-stage", stage]) { Package = "coreutils" }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The initramfs moves its own /proc, /sys, /dev and /run onto these directories at switch_root.
+            foreach (var target in Enumerable.Reverse(bound))
+            {
+                await _runner.RunAsync(new ToolInvocation("umount", ["--lazy", target]) { Package = "mount" }, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
     }
 }

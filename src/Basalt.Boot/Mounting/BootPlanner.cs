@@ -11,6 +11,9 @@ public static class BootPlanner
     /// <summary>Where the partition holding the root image is mounted, read-only (Kairos's path).</summary>
     public const string StateMountPoint = "/run/initramfs/cos-state";
 
+    /// <summary>Where COS_OEM is mounted in the new root.</summary>
+    public const string OemMountPoint = "/oem";
+
     /// <summary>Where the live medium is mounted.</summary>
     public const string LiveMountPoint = "/run/initramfs/live";
 
@@ -179,8 +182,8 @@ public static class BootPlanner
             var oem = DeviceReference.Label(parameters.OemLabel);
             Steps.Add(new FindDeviceStep(oem, parameters.OemTimeout, "oem") { Id = "find-oem", Required = false });
             Steps.Add(new CheckFileSystemStep("${oem}") { Id = "check-oem", Required = false });
-            Steps.Add(new MountFileSystemStep("${oem}", InRoot("/oem"), "ext4", ["rw"]) { Id = "mount-oem", Required = false });
-            _fstab.Add(new FstabEntry(oem.Spec, "/oem", "ext4", "rw"));
+            Steps.Add(new MountFileSystemStep("${oem}", InRoot(OemMountPoint), "ext4", ["rw"]) { Id = "mount-oem", Required = false });
+            _fstab.Add(new FstabEntry(oem.Spec, OemMountPoint, "ext4", "rw"));
         }
 
         private void MountOverlays()

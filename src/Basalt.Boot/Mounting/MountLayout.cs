@@ -127,7 +127,7 @@ public sealed record MountLayout
         return trimmed.Length == 0 ? "/" : trimmed;
     }
 
-    internal static bool IsUnder(string path, string directory)
+    public static bool IsUnder(string path, string directory)
     {
         var p = NormalizePath(path);
         var d = NormalizePath(directory);

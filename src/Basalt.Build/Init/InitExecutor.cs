@@ -62,6 +62,16 @@ public sealed class InitExecutor
             }
         }
 
+        foreach (var mountPoint in plan.MountPoints)
+        {
+            var path = RootedPath.Resolve(root, mountPoint);
+            if (!Directory.Exists(path))
+            {
+                Directory.CreateDirectory(path);
+                changes.Add($"created mount point {mountPoint}");
+            }
+        }
+
         if (EnsureBinary(root, plan.BasaltBinary))
         {
             changes.Add($"placed {InitFiles.BasaltBinaryPath}");

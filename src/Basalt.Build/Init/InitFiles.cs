@@ -1,4 +1,5 @@
 using Basalt.Boot.Grub;
+using Basalt.Boot.Mounting;
 
 namespace Basalt.Build.Init;
 
@@ -33,6 +34,23 @@ public static class InitFiles
         "loop", "squashfs", "overlay", "ext4", "vfat", "iso9660",
         "virtio_blk", "virtio_pci", "virtio_scsi", "nvme", "ahci", "sd_mod", "sr_mod",
     ];
+
+    /// <summary>
+    /// The directories the mounter mounts over that lie on the read-only root itself: COS_OEM's mount point, the
+    /// volumes' mount points and the persistent bind paths outside the ephemeral overlays (those inside an overlay
+    /// are created at boot). Parents before children.
+    /// </summary>
+    public static IReadOnlyList<string> MountPoints(MountLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        var ephemeral = layout.AllEphemeralPaths(persistent: true);
+        return new[] { BootPlanner.OemMountPoint }
+            .Concat(layout.Volumes.Select(volume => volume.MountPoint))
+            .Concat(layout.AllPersistentPaths().Where(path => !ephemeral.Any(overlay => MountLayout.IsUnder(path, overlay))))
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+    }
 
     public static string StageUnitName(string stage) => $"basalt-stage-{stage}.service";
 

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
 using Basalt.Boot.Grub;
+using Basalt.Boot.Mounting;
 using Basalt.Platform;
 
 namespace Basalt.Build.Init;
@@ -70,6 +71,12 @@ public sealed record InitPlan
 
     public required IReadOnlyList<PlannedFile> Files { get; init; }
 
+    /// <summary>
+    /// Mount points the read-only root must already carry: nothing can create them once the image is mounted
+    /// read-only (<c>/oem</c>, <c>/usr/local</c>, persistent bind paths outside the ephemeral overlays).
+    /// </summary>
+    public IReadOnlyList<string> MountPoints { get; init; } = [];
+
     /// <summary>Host path of the binary copied to /usr/bin/basalt.</summary>
     public required string BasaltBinary { get; init; }
 
@@ -97,6 +104,7 @@ public sealed record InitPlan
             text.Append("  file: ").Append(file.Path).Append(" (").Append(Convert.ToString((int)file.Mode, 8)).Append(")\n");
         }
 
+        text.Append("  mount points: ").Append(string.Join(' ', MountPoints)).Append('\n');
         text.Append("  enable: ").Append(string.Join(' ', UnitsToEnable)).Append('\n');
         text.Append("  machine-id: emptied (each node makes its own)\n");
         text.Append("  root password: ").Append(RootPasswordHash is null ? "locked" : "set from configuration").Append('\n');
@@ -188,6 +196,7 @@ public sealed class InitPlanner
             Files = files,
             BasaltBinary = Path.GetFullPath(binary),
             UnitsToEnable = units,
+            MountPoints = InitFiles.MountPoints(MountLayout.Default),
             RootPasswordHash = options.RootPasswordHash,
         };
     }

@@ -36,6 +36,24 @@ public sealed class InitExecutorTests
     }
 
     [Fact]
+    public async Task The_read_only_root_carries_every_mount_point_the_mounter_uses_outside_the_overlays()
+    {
+        using var temp = new TempDirectory("init-mountpoints");
+        var root = InitTestRoots.Create(temp.Path, InitTestRoots.Debian, AllPackages, kernel: true);
+        var (plan, _, executor) = Prepare(root, InitTestRoots.FakeBinary(temp.Path));
+
+        Assert.Subset(plan.MountPoints.ToHashSet(), new HashSet<string> { "/oem", "/usr/local", "/home", "/root", "/opt", "/usr/libexec" });
+        Assert.DoesNotContain(plan.MountPoints, path => path.StartsWith("/etc/", StringComparison.Ordinal) || path.StartsWith("/var/", StringComparison.Ordinal));
+
+        var result = await executor.ExecuteAsync(plan);
+
+        Assert.All(plan.MountPoints, path => Assert.True(Directory.Exists(Path.Combine(root, path.TrimStart('/'))), path));
+        Assert.Contains("created mount point /oem", result.Changes);
+        var again = await executor.ExecuteAsync(plan);
+        Assert.DoesNotContain(again.Changes, change => change.StartsWith("created mount point", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task The_file_steps_make_a_basalt_tree()
     {
         using var temp = new TempDirectory("init-exec");
