@@ -59,15 +59,15 @@ public sealed class BootHostTests
     }
 
     [Fact]
-    public async Task Stage_runner_calls_basalt_run_stage_in_the_initramfs_or_chrooted()
+    public async Task Stage_runner_calls_basalt_run_stage_with_the_new_root()
     {
         var runner = new RecordingToolRunner();
-        var stages = new ToolStageRunner(runner);
+        var stages = new ToolStageRunner(runner, "/usr/bin/basalt");
 
-        await stages.RunAsync("rootfs", "/sysroot", chroot: false);
-        await stages.RunAsync("initramfs", "/sysroot", chroot: true);
+        await stages.RunAsync("rootfs", "/sysroot");
+        await stages.RunAsync("initramfs", "/sysroot");
 
-        Assert.Equal(["basalt run-stage rootfs --root /sysroot", "chroot /sysroot basalt run-stage initramfs"], runner.Calls);
+        Assert.Equal(["/usr/bin/basalt run-stage rootfs --root /sysroot", "/usr/bin/basalt run-stage initramfs --root /sysroot"], runner.Calls);
     }
 
     [Fact]

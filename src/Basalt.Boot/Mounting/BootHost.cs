@@ -1,3 +1,4 @@
+using Basalt.Config;
 using Basalt.Platform;
 
 namespace Basalt.Boot.Mounting;
@@ -23,10 +24,20 @@ public interface IBootConsole
     void Error(string message);
 }
 
-/// <summary>Runs a cloud-config stage during boot (the stage runner itself lives in Basalt.Config).</summary>
+/// <summary>Runs a cloud-config stage during boot against the new root (the stage runner itself lives in Basalt.Config).</summary>
 public interface IStageRunner
 {
-    Task RunAsync(string stage, string root, bool chroot, CancellationToken cancellationToken = default);
+    Task RunAsync(string stage, string root, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Reads the layout settings of the cloud-config found under the new root, at the end of the first phase.</summary>
+public interface IBootConfigReader
+{
+    /// <summary>
+    /// The settings of the config collected under <paramref name="root"/> plus the kernel command line.
+    /// Never throws for a bad config: what could not be read or used is in <see cref="ConfigLayoutSettings.Problems"/>.
+    /// </summary>
+    Task<ConfigLayoutSettings> ReadLayoutAsync(string root, string commandLine, CancellationToken cancellationToken = default);
 }
 
 /// <summary>What is done when a required step fails: point GRUB at the next entry and reboot; never hang.</summary>
@@ -110,23 +121,25 @@ public sealed class KernelLogConsole : IBootConsole
     }
 }
 
-/// <summary>Runs <c>basalt run-stage</c> through the tool runner (in the initramfs, or chrooted in the new root).</summary>
+/// <summary>
+/// Runs <c>basalt run-stage STAGE --root ROOT</c> through the tool runner, as a process of its own so a
+/// stage can never take the mounter down. The stage runner writes files under ROOT and runs commands
+/// chrooted in it, so the stage acts on the new root while only the initramfs needs the binary.
+/// </summary>
 public sealed class ToolStageRunner : IStageRunner
 {
     private readonly IToolRunner _runner;
     private readonly string _basalt;
 
+    /// <param name="runner">Runs the process.</param>
+    /// <param name="basalt">The basalt binary; in the initramfs, the running mounter's own path.</param>
     public ToolStageRunner(IToolRunner runner, string basalt = "basalt")
     {
-        _runner = runner;
+        _runner = runner ?? throw new ArgumentNullException(nameof(runner));
+        ArgumentException.ThrowIfNullOrEmpty(basalt);
         _basalt = basalt;
     }
 
-    public Task RunAsync(string stage, string root, bool chroot, CancellationToken cancellationToken = default)
-    {
-        var invocation = chroot
-            ? new ToolInvocation("chroot", [root, _basalt, "run-stage", stage]) { Package = "coreutils" }
-            : new ToolInvocation(_basalt, ["run-stage", stage, "--root", root]);
-        return _runner.RunAsync(invocation, cancellationToken);
-    }
+    public Task RunAsync(string stage, string root, CancellationToken cancellationToken = default) =>
+        _runner.RunAsync(new ToolInvocation(_basalt, ["run-stage", stage, "--root", root]), cancellationToken);
 }
