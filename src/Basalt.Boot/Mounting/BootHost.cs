@@ -27,7 +27,10 @@ public interface IBootConsole
 /// <summary>Runs a cloud-config stage during boot against the new root (the stage runner itself lives in Basalt.Config).</summary>
 public interface IStageRunner
 {
-    Task RunAsync(string stage, string root, CancellationToken cancellationToken = default);
+    /// <param name="stage">The stage, e.g. <c>rootfs</c>; its <c>.before</c> and <c>.after</c> run with it.</param>
+    /// <param name="root">The new root the stage acts on and whose scan directories hold the config.</param>
+    /// <param name="commandLine">The kernel command line of this boot, merged last into the config.</param>
+    Task RunAsync(string stage, string root, string commandLine, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Reads the layout settings of the cloud-config found under the new root, at the end of the first phase.</summary>
@@ -122,7 +125,7 @@ public sealed class KernelLogConsole : IBootConsole
 }
 
 /// <summary>
-/// Runs <c>basalt run-stage STAGE --root ROOT</c> through the tool runner, as a process of its own so a
+/// Runs <c>basalt run-stage STAGE --root ROOT --cmdline TEXT</c> through the tool runner, as a process of its own so a
 /// stage can never take the mounter down. The stage runner writes files under ROOT and runs commands
 /// chrooted in it, so the stage acts on the new root while only the initramfs needs the binary.
 /// </summary>
@@ -140,6 +143,15 @@ public sealed class ToolStageRunner : IStageRunner
         _basalt = basalt;
     }
 
-    public Task RunAsync(string stage, string root, CancellationToken cancellationToken = default) =>
-        _runner.RunAsync(new ToolInvocation(_basalt, ["run-stage", stage, "--root", root]), cancellationToken);
+    public Task RunAsync(string stage, string root, string commandLine, CancellationToken cancellationToken = default)
+    {
+        List<string> arguments = ["run-stage", stage, "--root", root];
+        if (!string.IsNullOrWhiteSpace(commandLine))
+        {
+            // The stage's config is the node's: its files under the root plus this boot's command line.
+            arguments.AddRange(["--cmdline", commandLine]);
+        }
+
+        return _runner.RunAsync(new ToolInvocation(_basalt, arguments), cancellationToken);
+    }
 }

@@ -106,7 +106,7 @@ public sealed class MountPlanExecutor : IMountPlanExecutor
                     continue;
                 }
 
-                await RunStepAsync(resolved, slots, cancellationToken).ConfigureAwait(false);
+                await RunStepAsync(resolved, slots, plan.CommandLine, cancellationToken).ConfigureAwait(false);
                 outcomes.Add(new StepOutcome(step.Id, StepStatus.Done));
                 if (resolved is SwitchRootStep switchRoot)
                 {
@@ -188,7 +188,7 @@ public sealed class MountPlanExecutor : IMountPlanExecutor
         return next;
     }
 
-    private async Task RunStepAsync(MountStep step, Dictionary<string, string> slots, CancellationToken cancellationToken)
+    private async Task RunStepAsync(MountStep step, Dictionary<string, string> slots, string commandLine, CancellationToken cancellationToken)
     {
         switch (step)
         {
@@ -260,7 +260,7 @@ public sealed class MountPlanExecutor : IMountPlanExecutor
                 }
 
             case RunStageStep stage:
-                await _stages.RunAsync(stage.Stage, stage.Root, cancellationToken).ConfigureAwait(false);
+                await _stages.RunAsync(stage.Stage, stage.Root, commandLine, cancellationToken).ConfigureAwait(false);
                 break;
             case SwitchRootStep switchRoot:
                 {
