@@ -64,10 +64,10 @@ public sealed class BootHostTests
         var runner = new RecordingToolRunner();
         var stages = new ToolStageRunner(runner, "/usr/bin/basalt");
 
-        await stages.RunAsync("rootfs", "/sysroot");
-        await stages.RunAsync("initramfs", "/sysroot");
+        await stages.RunAsync("rootfs", "/sysroot", "root=LABEL=COS_ACTIVE");
+        await stages.RunAsync("initramfs", "/sysroot", string.Empty);
 
-        Assert.Equal(["/usr/bin/basalt run-stage rootfs --root /sysroot", "/usr/bin/basalt run-stage initramfs --root /sysroot"], runner.Calls);
+        Assert.Equal(["/usr/bin/basalt run-stage rootfs --root /sysroot --cmdline root=LABEL=COS_ACTIVE", "/usr/bin/basalt run-stage initramfs --root /sysroot"], runner.Calls);
     }
 
     [Fact]

@@ -103,8 +103,11 @@ internal sealed class RecordingStages : IStageRunner
 {
     public List<string> Runs { get; } = [];
 
-    public Task RunAsync(string stage, string root, CancellationToken cancellationToken = default)
+    public List<string> CommandLines { get; } = [];
+
+    public Task RunAsync(string stage, string root, string commandLine, CancellationToken cancellationToken = default)
     {
+        CommandLines.Add(commandLine);
         Runs.Add($"{stage}@{root}");
         return Task.CompletedTask;
     }

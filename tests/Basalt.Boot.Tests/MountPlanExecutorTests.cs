@@ -57,6 +57,7 @@ public sealed class MountPlanExecutorTests
             "mount --bind /sysroot/usr/local/.state/home.bind /sysroot/home",
         ], _runner.Calls);
         Assert.Equal(["rootfs@/sysroot", "initramfs@/sysroot"], _stages.Runs);
+        Assert.All(_stages.CommandLines, c => Assert.Equal(plan.CommandLine, c));
         Assert.Equal("1", _files.Files["/run/cos/active_mode"]);
         Assert.Contains("LABEL=COS_ACTIVE\t/\text4\tro\t0\t0\n", _files.Files["/sysroot/etc/fstab"], StringComparison.Ordinal);
         Assert.Equal(new SwitchRootStep("/sysroot", "/sbin/init") { Id = "switch-root" }, result.Handover);
