@@ -59,33 +59,15 @@ public sealed class BootHostTests
     }
 
     [Fact]
-    public async Task Stage_runner_calls_basalt_run_stage_in_the_initramfs_or_chrooted()
+    public async Task Stage_runner_calls_basalt_run_stage_with_the_new_root()
     {
         var runner = new RecordingToolRunner();
-        var stages = new ToolStageRunner(runner);
+        var stages = new ToolStageRunner(runner, "/usr/bin/basalt");
 
-        await stages.RunAsync("rootfs", "/sysroot", chroot: false);
-        await stages.RunAsync("initramfs", "/sysroot", chroot: true);
+        await stages.RunAsync("rootfs", "/sysroot", "root=LABEL=COS_ACTIVE");
+        await stages.RunAsync("initramfs", "/sysroot", string.Empty);
 
-        Assert.Equal(
-        [
-            "basalt run-stage rootfs --root /sysroot",
-            "mount --bind /proc /sysroot/proc", "mount --bind /sys /sysroot/sys", "mount --bind /dev /sysroot/dev", "mount --bind /run /sysroot/run",
-            "chroot /sysroot basalt run-stage initramfs",
-            "umount --lazy /sysroot/run", "umount --lazy /sysroot/dev", "umount --lazy /sysroot/sys", "umount --lazy /sysroot/proc",
-        ], runner.Calls);
-    }
-
-    [Fact]
-    public async Task Stage_runner_releases_the_chroot_mounts_when_the_stage_fails()
-    {
-        var runner = new RecordingToolRunner();
-        runner.Failing.Add("chroot ");
-        var stages = new ToolStageRunner(runner);
-
-        await Assert.ThrowsAsync<Basalt.Platform.ToolFailedException>(() => stages.RunAsync("initramfs", "/sysroot", chroot: true));
-
-        Assert.Equal(["umount --lazy /sysroot/run", "umount --lazy /sysroot/dev", "umount --lazy /sysroot/sys", "umount --lazy /sysroot/proc"], runner.Calls.TakeLast(4));
+        Assert.Equal(["/usr/bin/basalt run-stage rootfs --root /sysroot --cmdline root=LABEL=COS_ACTIVE", "/usr/bin/basalt run-stage initramfs --root /sysroot"], runner.Calls);
     }
 
     [Fact]

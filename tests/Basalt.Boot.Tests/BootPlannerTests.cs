@@ -24,9 +24,9 @@ public sealed class BootPlannerTests
         var ids = plan.Steps.Select(s => s.Id).ToList();
         Assert.Equal(
             ["find-state", "mount-state", "require-image", "attach-image", "mount-root", "write-mode-sentinel",
-             "find-oem", "check-oem", "mount-oem", "stage-rootfs", "mount-overlay-base", "overlay-etc", "overlay-srv", "overlay-var",
-             "find-persistent", "check-persistent", "mount-persistent"],
-            ids.Take(17));
+             "find-oem", "check-oem", "mount-oem", "stage-rootfs", "find-persistent", "check-persistent", "mount-persistent",
+             "read-config", "mount-overlay-base", "overlay-etc", "overlay-srv", "overlay-var"],
+            ids.Take(18));
         Assert.Equal(["write-fstab", "stage-initramfs", "switch-root"], ids.TakeLast(3));
 
         Assert.Equal(DeviceReference.Label("COS_STATE"), Step<FindDeviceStep>(plan, "find-state").Device);
@@ -92,7 +92,7 @@ public sealed class BootPlannerTests
 
         // Binds come after the overlays and the persistent volume they live on.
         Assert.True(binds.All(b => IndexOf(plan, b.Id) > IndexOf(plan, "mount-persistent")));
-        Assert.True(IndexOf(plan, "mount-persistent") > IndexOf(plan, "overlay-var"));
+        Assert.True(binds.All(b => IndexOf(plan, b.Id) > IndexOf(plan, "overlay-var")));
     }
 
     [Fact]
@@ -207,18 +207,28 @@ public sealed class BootPlannerTests
     }
 
     [Fact]
-    public void Stage_hooks_run_rootfs_after_oem_and_initramfs_chrooted_before_the_handover()
+    public void Stage_hooks_run_rootfs_on_the_new_root_with_oem_and_initramfs_on_the_assembled_root_before_the_handover()
     {
-        var plan = Plan(Active);
+        foreach (var cmdline in new[] { Active, "root=live:LABEL=COS_RECOVERY rd.live.dir=/ rd.live.squashimg=/cOS/recovery.squashfs" })
+        {
+            var plan = Plan(cmdline);
 
-        var rootfs = Step<RunStageStep>(plan, "stage-rootfs");
-        var initramfs = Step<RunStageStep>(plan, "stage-initramfs");
-        Assert.False(rootfs.Chroot);
-        Assert.True(initramfs.Chroot);
-        Assert.False(rootfs.Required);
-        Assert.True(IndexOf(plan, "stage-rootfs") > IndexOf(plan, "mount-oem"));
-        Assert.True(IndexOf(plan, "stage-rootfs") > IndexOf(plan, "write-mode-sentinel"));
-        Assert.Equal(plan.Steps.Count - 2, IndexOf(plan, "stage-initramfs"));
+            var stages = plan.Steps.OfType<RunStageStep>().ToList();
+            Assert.Equal([("rootfs", "/sysroot"), ("initramfs", "/sysroot")], stages.Select(s => (s.Stage, s.Root)));
+            Assert.All(stages, s => Assert.False(s.Required));
+            // rootfs: the new root and /oem are there (immucore's order), the overlays are not yet.
+            Assert.True(IndexOf(plan, "stage-rootfs") > IndexOf(plan, "mount-root"));
+            Assert.True(IndexOf(plan, "stage-rootfs") > IndexOf(plan, "mount-oem"));
+            Assert.True(IndexOf(plan, "stage-rootfs") > IndexOf(plan, "write-mode-sentinel"));
+            Assert.True(IndexOf(plan, "stage-rootfs") < IndexOf(plan, "mount-overlay-base"));
+            // initramfs: everything is mounted and the fstab written; only the hand-over comes after it.
+            var initramfs = IndexOf(plan, "stage-initramfs");
+            Assert.Equal(plan.Steps.Count - 2, initramfs);
+            Assert.All(plan.Steps.Take(initramfs), s => Assert.IsNotType<SwitchRootStep>(s));
+            Assert.True(initramfs > plan.Steps.ToList().FindLastIndex(s => s is MountOverlayStep or PersistentBindStep or MountFileSystemStep));
+            Assert.True(initramfs > IndexOf(plan, "write-fstab"));
+            Assert.IsType<SwitchRootStep>(plan.Steps[^1]);
+        }
     }
 
     [Fact]
@@ -244,6 +254,7 @@ public sealed class BootPlannerTests
     [Theory]
     [InlineData("/etc", "both persistent")]
     [InlineData("/usr/local", "volume mount point")]
+    [InlineData("/usr", "volume mount point or one of its parents")]
     [InlineData("relative/path", "not a usable")]
     [InlineData("/a/../b", "not a usable")]
     public void Inconsistent_layouts_are_rejected(string bindPath, string expected)

@@ -1,4 +1,5 @@
 using Basalt.Boot.Mounting;
+using Basalt.Config;
 using Basalt.Platform;
 
 namespace Basalt.Boot.Tests;
@@ -102,10 +103,25 @@ internal sealed class RecordingStages : IStageRunner
 {
     public List<string> Runs { get; } = [];
 
-    public Task RunAsync(string stage, string root, bool chroot, CancellationToken cancellationToken = default)
+    public List<string> CommandLines { get; } = [];
+
+    public Task RunAsync(string stage, string root, string commandLine, CancellationToken cancellationToken = default)
     {
-        Runs.Add($"{stage}@{root}{(chroot ? " (chroot)" : string.Empty)}");
+        CommandLines.Add(commandLine);
+        Runs.Add($"{stage}@{root}");
         return Task.CompletedTask;
+    }
+}
+
+/// <summary>Hands out fixed layout settings and records where and with which command line it was asked.</summary>
+internal sealed class FixedConfigReader(ConfigLayoutSettings settings) : IBootConfigReader
+{
+    public List<(string Root, string CommandLine)> Reads { get; } = [];
+
+    public Task<ConfigLayoutSettings> ReadLayoutAsync(string root, string commandLine, CancellationToken cancellationToken = default)
+    {
+        Reads.Add((root, commandLine));
+        return Task.FromResult(settings);
     }
 }
 

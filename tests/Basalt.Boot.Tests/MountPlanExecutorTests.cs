@@ -45,18 +45,19 @@ public sealed class MountPlanExecutorTests
             "blkid -c /dev/null -o device -t LABEL=COS_OEM",
             "e2fsck -p /dev/vda2",
             "mount -t ext4 -o rw /dev/vda2 /sysroot/oem",
+            "blkid -c /dev/null -o device -t LABEL=COS_PERSISTENT",
+            "e2fsck -p /dev/vda5",
+            "mount -t ext4 -o rw /dev/vda5 /sysroot/usr/local",
             "mount -t tmpfs -o size=25% tmpfs /run/overlay",
             "mount -t overlay -o lowerdir=/sysroot/etc,upperdir=/run/overlay/etc/.overlay/upper,workdir=/run/overlay/etc/.overlay/work overlay /sysroot/etc",
             "mount -t overlay -o lowerdir=/sysroot/srv,upperdir=/run/overlay/srv/.overlay/upper,workdir=/run/overlay/srv/.overlay/work overlay /sysroot/srv",
             "mount -t overlay -o lowerdir=/sysroot/var,upperdir=/run/overlay/var/.overlay/upper,workdir=/run/overlay/var/.overlay/work overlay /sysroot/var",
-            "blkid -c /dev/null -o device -t LABEL=COS_PERSISTENT",
-            "e2fsck -p /dev/vda5",
-            "mount -t ext4 -o rw /dev/vda5 /sysroot/usr/local",
             "cp -a /sysroot/etc/ssh/. /sysroot/usr/local/.state/etc-ssh.bind.seeding/",
             "mount --bind /sysroot/usr/local/.state/etc-ssh.bind /sysroot/etc/ssh",
             "mount --bind /sysroot/usr/local/.state/home.bind /sysroot/home",
         ], _runner.Calls);
-        Assert.Equal(["rootfs@/sysroot", "initramfs@/sysroot (chroot)"], _stages.Runs);
+        Assert.Equal(["rootfs@/sysroot", "initramfs@/sysroot"], _stages.Runs);
+        Assert.All(_stages.CommandLines, c => Assert.Equal(plan.CommandLine, c));
         Assert.Equal("1", _files.Files["/run/cos/active_mode"]);
         Assert.Contains("LABEL=COS_ACTIVE\t/\text4\tro\t0\t0\n", _files.Files["/sysroot/etc/fstab"], StringComparison.Ordinal);
         Assert.Equal(new SwitchRootStep("/sysroot", "/sbin/init") { Id = "switch-root" }, result.Handover);

@@ -90,6 +90,22 @@ public sealed class StageCommandTests
     }
 
     [Fact]
+    public async Task Without_config_the_command_line_is_merged_after_the_files_and_its_stages_run_with_before_and_after()
+    {
+        using var root = new TempDirectory("run-stage");
+        Directory.CreateDirectory(root.Combine("oem"));
+        await File.WriteAllTextAsync(root.Combine("oem", "90_custom.yaml"), "#cloud-config\nstages:\n  boot.before:\n  - name: first\n  boot.after:\n  - name: last\n");
+
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "run-stage", "boot", "--root", root.Path, "--dry-run",
+            "--cmdline", "root=LABEL=COS_ACTIVE stages.boot[0].name=from-cmdline", "--output", "json");
+
+        Assert.Equal(0, run.ExitCode);
+        using var document = JsonDocument.Parse(run.Stdout);
+        var steps = document.RootElement.GetProperty("steps").EnumerateArray().Select(s => (s.GetProperty("stage").GetString(), s.GetProperty("step").GetString())).ToList();
+        Assert.Equal([("boot.before", "first"), ("boot", "from-cmdline"), ("boot.after", "last")], steps);
+    }
+
+    [Fact]
     public async Task An_unknown_stage_or_a_missing_config_is_a_clear_error()
     {
         using var root = new TempDirectory("run-stage");

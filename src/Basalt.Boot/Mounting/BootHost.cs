@@ -1,3 +1,4 @@
+using Basalt.Config;
 using Basalt.Platform;
 
 namespace Basalt.Boot.Mounting;
@@ -23,10 +24,23 @@ public interface IBootConsole
     void Error(string message);
 }
 
-/// <summary>Runs a cloud-config stage during boot (the stage runner itself lives in Basalt.Config).</summary>
+/// <summary>Runs a cloud-config stage during boot against the new root (the stage runner itself lives in Basalt.Config).</summary>
 public interface IStageRunner
 {
-    Task RunAsync(string stage, string root, bool chroot, CancellationToken cancellationToken = default);
+    /// <param name="stage">The stage, e.g. <c>rootfs</c>; its <c>.before</c> and <c>.after</c> run with it.</param>
+    /// <param name="root">The new root the stage acts on and whose scan directories hold the config.</param>
+    /// <param name="commandLine">The kernel command line of this boot, merged last into the config.</param>
+    Task RunAsync(string stage, string root, string commandLine, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Reads the layout settings of the cloud-config found under the new root, at the end of the first phase.</summary>
+public interface IBootConfigReader
+{
+    /// <summary>
+    /// The settings of the config collected under <paramref name="root"/> plus the kernel command line.
+    /// Never throws for a bad config: what could not be read or used is in <see cref="ConfigLayoutSettings.Problems"/>.
+    /// </summary>
+    Task<ConfigLayoutSettings> ReadLayoutAsync(string root, string commandLine, CancellationToken cancellationToken = default);
 }
 
 /// <summary>What is done when a required step fails: point GRUB at the next entry and reboot; never hang.</summary>
@@ -110,48 +124,34 @@ public sealed class KernelLogConsole : IBootConsole
     }
 }
 
-/// <summary>Runs <c>basalt run-stage</c> through the tool runner (in the initramfs, or chrooted in the new root).</summary>
+/// <summary>
+/// Runs <c>basalt run-stage STAGE --root ROOT --cmdline TEXT</c> through the tool runner, as a process of its own so a
+/// stage can never take the mounter down. The stage runner writes files under ROOT and runs commands
+/// chrooted in it, so the stage acts on the new root while only the initramfs needs the binary.
+/// </summary>
 public sealed class ToolStageRunner : IStageRunner
 {
     private readonly IToolRunner _runner;
     private readonly string _basalt;
 
+    /// <param name="runner">Runs the process.</param>
+    /// <param name="basalt">The basalt binary; in the initramfs, the running mounter's own path.</param>
     public ToolStageRunner(IToolRunner runner, string basalt = "basalt")
     {
-        _runner = runner;
+        _runner = runner ?? throw new ArgumentNullException(nameof(runner));
+        ArgumentException.ThrowIfNullOrEmpty(basalt);
         _basalt = basalt;
     }
 
-    /// <summary>What a program in the chroot needs from the initramfs: the .NET runtime reads /proc, commands use /dev and /sys.</summary>
-    public static IReadOnlyList<string> ChrootFileSystems { get; } = ["/proc", "/sys", "/dev", "/run"];
-
-    public async Task RunAsync(string stage, string root, bool chroot, CancellationToken cancellationToken = default)
+    public Task RunAsync(string stage, string root, string commandLine, CancellationToken cancellationToken = default)
     {
-        if (!chroot)
+        List<string> arguments = ["run-stage", stage, "--root", root];
+        if (!string.IsNullOrWhiteSpace(commandLine))
         {
-            await _runner.RunAsync(new ToolInvocation(_basalt, ["run-stage", stage, "--root", root]), cancellationToken).ConfigureAwait(false);
-            return;
+            // The stage's config is the node's: its files under the root plus this boot's command line.
+            arguments.AddRange(["--cmdline", commandLine]);
         }
 
-        var bound = new List<string>();
-        try
-        {
-            foreach (var fileSystem in ChrootFileSystems)
-            {
-                var target = root.TrimEnd('/') + fileSystem;
-                await _runner.RunAsync(new ToolInvocation("mount", ["--bind", fileSystem, target]) { Package = "mount" }, cancellationToken).ConfigureAwait(false);
-                bound.Add(target);
-            }
-
-            await _runner.RunAsync(new ToolInvocation("chroot", [root, _basalt, "run-stage", stage]) { Package = "coreutils" }, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            // The initramfs moves its own /proc, /sys, /dev and /run onto these directories at switch_root.
-            foreach (var target in Enumerable.Reverse(bound))
-            {
-                await _runner.RunAsync(new ToolInvocation("umount", ["--lazy", target]) { Package = "mount" }, CancellationToken.None).ConfigureAwait(false);
-            }
-        }
+        return _runner.RunAsync(new ToolInvocation(_basalt, arguments), cancellationToken);
     }
 }

@@ -1,4 +1,5 @@
 using Basalt.Boot.CommandLine;
+using Basalt.Config;
 
 namespace Basalt.Boot.Mounting;
 
@@ -28,6 +29,41 @@ public static class BootPlanner
     public static MountPlan Plan(string commandLine, MountLayout layout) =>
         Plan(BootParameters.Parse(commandLine), layout);
 
+    /// <summary>
+    /// The plan with the cloud-config's layout settings applied (what the boot does once it has read the
+    /// config); paths that cannot be used are left out and listed in <see cref="MountPlan.ConfigProblems"/>.
+    /// </summary>
+    public static MountPlan Plan(BootParameters parameters, MountLayout layout, ConfigLayoutSettings config)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(config);
+        var configured = LayoutConfiguration.Apply(layout.Validate(), config, parameters.Mounts.Select(m => m.MountPoint));
+        var plan = Plan(parameters, configured.Layout);
+        var notes = new List<string>(plan.Notes);
+        if (configured.Layout.CustomBindMounts.Count > 0)
+        {
+            notes.Add($"cloud-config bind mounts ({LayoutConfiguration.BindMountsKey}): {string.Join(", ", configured.Layout.CustomBindMounts)}");
+        }
+
+        if (configured.Layout.CustomEphemeralMounts.Count > 0)
+        {
+            notes.Add($"cloud-config ephemeral mounts ({LayoutConfiguration.EphemeralMountsKey}): {string.Join(", ", configured.Layout.CustomEphemeralMounts)}");
+        }
+
+        return plan with { Notes = notes, ConfigProblems = configured.Problems };
+    }
+
+    /// <summary>
+    /// The second phase at boot: <paramref name="plan"/> made again from its own layout and command line plus
+    /// the config that was read at its <see cref="ReadConfigStep"/>. The steps up to that one are the same.
+    /// </summary>
+    public static MountPlan Replan(MountPlan plan, ConfigLayoutSettings config)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return Plan(BootParameters.Parse(plan.CommandLine), plan.Layout, config);
+    }
+
     public static MountPlan Plan(BootParameters parameters, MountLayout layout)
     {
         ArgumentNullException.ThrowIfNull(parameters);
@@ -44,6 +80,7 @@ public static class BootPlanner
                 Steps = [],
                 OnFailure = failure,
                 Notes = ["the mounter is disabled by rd.cos.disable / rd.immucore.disable: nothing is mounted"],
+                Layout = layout,
             };
         }
 
@@ -57,6 +94,7 @@ public static class BootPlanner
             Steps = builder.Steps,
             OnFailure = failure,
             Notes = builder.Notes,
+            Layout = layout,
         };
     }
 
@@ -97,6 +135,13 @@ public static class BootPlanner
 
         private bool Persistent => parameters.Mode is BootMode.Active or BootMode.Passive;
 
+        /// <summary>
+        /// Kairos/immucore order. Phase one: the root image, the mode sentinels, COS_OEM, the <c>rootfs</c>
+        /// stage (it sees the new root and /oem, as in immucore), then the volumes (COS_PERSISTENT), so
+        /// every place cloud-config lives is mounted when it is read. Phase two, planned again at boot with
+        /// the config's layout settings: overlays, the remaining volumes, persistent binds, fstab, the
+        /// <c>initramfs</c> stage just before the hand-over.
+        /// </summary>
         public void Build()
         {
             MountRoot();
@@ -106,9 +151,17 @@ public static class BootPlanner
                 MountOem();
             }
 
-            Steps.Add(new RunStageStep("rootfs", Sysroot, Chroot: false) { Id = "stage-rootfs", Required = false });
-            MountOverlays();
-            MountVolumes();
+            Steps.Add(new RunStageStep("rootfs", Sysroot) { Id = "stage-rootfs", Required = false });
+            var volumes = Volumes();
+            var ephemeral = layout.AllEphemeralPaths(Persistent);
+            // A volume inside a built-in ephemeral path (rd.cos.mount=…:/var/lib/x) goes on top of its overlay,
+            // later. The built-in list decides, not the config's additions, so phase one is the same before
+            // and after the config is read (the config cannot cover an early volume: LayoutConfiguration).
+            var early = volumes.Where(v => !BaseEphemeralPaths().Any(path => MountLayout.IsUnder(v.Volume.MountPoint, path))).ToList();
+            MountVolumes(early);
+            Steps.Add(new ReadConfigStep(Sysroot) { Id = "read-config", Required = false });
+            MountOverlays(ephemeral);
+            MountVolumes(volumes.Except(early).ToList());
             if (Persistent)
             {
                 BindPersistentPaths();
@@ -119,7 +172,7 @@ public static class BootPlanner
             }
 
             Steps.Add(new WriteFstabStep(InRoot("/etc/fstab"), [.. _fstab]) { Id = "write-fstab", Required = false });
-            Steps.Add(new RunStageStep("initramfs", Sysroot, Chroot: true) { Id = "stage-initramfs", Required = false });
+            Steps.Add(new RunStageStep("initramfs", Sysroot) { Id = "stage-initramfs", Required = false });
             Steps.Add(new SwitchRootStep(Sysroot, layout.Init) { Id = "switch-root" });
         }
 
@@ -186,7 +239,7 @@ public static class BootPlanner
             _fstab.Add(new FstabEntry(oem.Spec, OemMountPoint, "ext4", "rw"));
         }
 
-        private void MountOverlays()
+        private void MountOverlays(IReadOnlyList<string> ephemeral)
         {
             var backing = OverlayBacking.Parse(parameters.OverlayBase ?? layout.OverlayBase, parameters.OverlayBase is null ? "the layout" : BootKeys.CosOverlay);
             if (backing.Device is { } device)
@@ -202,7 +255,7 @@ public static class BootPlanner
                 _fstab.Add(new FstabEntry("tmpfs", OverlayBase, "tmpfs", options));
             }
 
-            foreach (var path in layout.AllEphemeralPaths(Persistent))
+            foreach (var path in ephemeral)
             {
                 var name = path.TrimStart('/').Replace('/', '-');
                 var upper = $"{OverlayBase}/{name}/.overlay/upper";
@@ -212,13 +265,19 @@ public static class BootPlanner
             }
         }
 
-        private void MountVolumes()
+        private IEnumerable<string> BaseEphemeralPaths() => Persistent ? layout.EphemeralPaths : layout.NonPersistentEphemeralPaths;
+
+        private List<(VolumeMount Volume, string Slot)> Volumes()
         {
             var volumes = (Persistent ? layout.Volumes : []).Concat(parameters.Mounts).ToList();
-            for (var i = 0; i < volumes.Count; i++)
+            return volumes.Select((volume, i) =>
+                (volume, volume.Device is { Kind: DeviceReferenceKind.Label, Value: BootKeys.PersistentLabel } ? "persistent" : $"volume-{i}")).ToList();
+        }
+
+        private void MountVolumes(List<(VolumeMount Volume, string Slot)> volumes)
+        {
+            foreach (var (volume, slot) in volumes)
             {
-                var volume = volumes[i];
-                var slot = volume.Device is { Kind: DeviceReferenceKind.Label, Value: BootKeys.PersistentLabel } ? "persistent" : $"volume-{i}";
                 var mode = volume.ReadWrite ? "rw" : "ro";
                 Steps.Add(new FindDeviceStep(volume.Device, parameters.DeviceTimeout, slot) { Id = $"find-{slot}", Required = volume.Required });
                 if (volume.ReadWrite && volume.FileSystem.StartsWith("ext", StringComparison.Ordinal))

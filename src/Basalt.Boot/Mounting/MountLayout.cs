@@ -15,7 +15,8 @@ public sealed record VolumeMount(DeviceReference Device, string MountPoint)
 /// <summary>
 /// The runtime layout of an installed node (Kairos <c>cos-layout.env</c>): what is ephemeral, what
 /// persists and where. <see cref="Default"/> is Kairos's own default so existing nodes keep their data.
-/// Comes from the cloud-config (<c>install.bind_mounts</c>, <c>install.ephemeral_mounts</c>) later.
+/// The cloud-config adds to it (<c>install.bind_mounts</c>, <c>install.ephemeral_mounts</c>) through
+/// <see cref="LayoutConfiguration.Apply"/>, at boot once the partitions holding the config are mounted.
 /// </summary>
 public sealed record MountLayout
 {
@@ -86,12 +87,24 @@ public sealed record MountLayout
         }
 
         var ephemeral = AllEphemeralPaths(persistent: true);
-        foreach (var path in AllPersistentPaths())
+        foreach (var path in ephemeral)
         {
-            if (path == "/" || Volumes.Any(v => NormalizePath(v.MountPoint) == path))
+            // Volumes are mounted before the overlays (the config is read from them): an overlay on a
+            // volume's mount point or on one of its parents would hide the volume.
+            if (Volumes.FirstOrDefault(v => IsUnder(v.MountPoint, path)) is { } volume)
             {
                 throw new InvalidMountLayoutException(
-                    $"'{path}' cannot be a persistent bind path: it is the root or a volume mount point",
+                    $"the ephemeral path '{path}' would hide the volume mounted at {volume.MountPoint}",
+                    $"ephemeral paths must not be {volume.MountPoint} or one of its parents; pick a directory beside or below it");
+            }
+        }
+
+        foreach (var path in AllPersistentPaths())
+        {
+            if (path == "/" || Volumes.Any(v => IsUnder(v.MountPoint, path)))
+            {
+                throw new InvalidMountLayoutException(
+                    $"'{path}' cannot be a persistent bind path: it is the root, a volume mount point or one of its parents",
                     "bind paths are directories inside the system, e.g. /etc/ssh or /var/lib/mydata");
             }
 

@@ -20,6 +20,29 @@ public sealed record MountPlan
 
     /// <summary>Decisions worth telling the reader of the plan (e.g. "mounter disabled by rd.cos.disable").</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>
+    /// The layout the plan was made from. At boot the steps after <see cref="ReadConfigStep"/> are planned
+    /// again from it plus the cloud-config's layout settings (<see cref="BootPlanner.Replan"/>).
+    /// </summary>
+    public MountLayout Layout { get; init; } = MountLayout.Default;
+
+    /// <summary>What of the cloud-config's layout settings was not used, and why; the boot goes on without it.</summary>
+    public IReadOnlyList<string> ConfigProblems { get; init; } = [];
+
+    /// <summary>The index of the step that ends the first phase (the config is read there), or -1.</summary>
+    public int ReadConfigIndex()
+    {
+        for (var i = 0; i < Steps.Count; i++)
+        {
+            if (Steps[i] is ReadConfigStep)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
 }
 
 /// <summary>On a failed required step: say why on the console, point GRUB at the next entry, reboot.</summary>
@@ -59,6 +82,7 @@ public sealed record FstabEntry(string Spec, string File, string Type, string Op
 [JsonDerivedType(typeof(PersistentBindStep), "persistent-bind")]
 [JsonDerivedType(typeof(WriteFileStep), "write-file")]
 [JsonDerivedType(typeof(WriteFstabStep), "write-fstab")]
+[JsonDerivedType(typeof(ReadConfigStep), "read-config")]
 [JsonDerivedType(typeof(RunStageStep), "run-stage")]
 [JsonDerivedType(typeof(SwitchRootStep), "switch-root")]
 public abstract record MountStep
@@ -108,8 +132,20 @@ public sealed record WriteFileStep(string Path, string Content) : MountStep;
 /// <summary>Writes the new root's <c>/etc/fstab</c> describing what the mounter mounted.</summary>
 public sealed record WriteFstabStep(string Path, IReadOnlyList<FstabEntry> Entries) : MountStep;
 
-/// <summary>Runs a cloud-config stage (<c>rootfs</c> in the initramfs, <c>initramfs</c> chrooted in the new root). Never fatal.</summary>
-public sealed record RunStageStep(string Stage, string Root, bool Chroot) : MountStep;
+/// <summary>
+/// The end of the first phase: the partitions that hold cloud-config (the image's <c>/etc/kairos</c>,
+/// COS_OEM at <c>/oem</c>, COS_PERSISTENT's <c>/usr/local/cloud-config</c>) are mounted under
+/// <see cref="Root"/>; the config is collected there (paths as the new root sees them) with the kernel
+/// command line, and the steps after this one are planned again with its layout settings. Never fatal:
+/// an unreadable or invalid config leaves the layout as planned.
+/// </summary>
+public sealed record ReadConfigStep(string Root) : MountStep;
+
+/// <summary>
+/// Runs a cloud-config stage against the new root (<c>basalt run-stage STAGE --root ROOT</c>): files are
+/// written under ROOT and commands run chrooted in it. Never fatal.
+/// </summary>
+public sealed record RunStageStep(string Stage, string Root) : MountStep;
 
 /// <summary>
 /// The hand-over: <c>switch_root NEWROOT INIT</c>. The executor checks the init exists and reports the

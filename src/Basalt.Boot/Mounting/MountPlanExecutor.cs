@@ -30,7 +30,11 @@ public sealed record MountPlanResult(
     IReadOnlyList<StepOutcome> Steps,
     IReadOnlyDictionary<string, string> Slots,
     SwitchRootStep? Handover,
-    string? FailureReason);
+    string? FailureReason)
+{
+    /// <summary>The plan that was carried out: the one given, or its second phase planned again with the config.</summary>
+    public MountPlan? Plan { get; init; }
+}
 
 /// <summary>
 /// Runs each step through the tool runner (<c>blkid</c>, <c>losetup</c>, <c>mount</c>, <c>e2fsck</c>,
@@ -46,16 +50,20 @@ public sealed class MountPlanExecutor : IMountPlanExecutor
     private readonly IBootConsole _console;
     private readonly IStageRunner _stages;
     private readonly IBootFailureHandler _failure;
+    private readonly IBootConfigReader? _config;
     private readonly Func<TimeSpan, CancellationToken, Task> _delay;
 
+    /// <param name="config">Reads the cloud-config at the plan's <see cref="ReadConfigStep"/>; null keeps the plan's layout.</param>
     public MountPlanExecutor(
         IToolRunner runner,
         IBootFiles files,
         IBootConsole console,
         IStageRunner stages,
         IBootFailureHandler failure,
-        Func<TimeSpan, CancellationToken, Task>? delay = null)
+        Func<TimeSpan, CancellationToken, Task>? delay = null,
+        IBootConfigReader? config = null)
     {
+        _config = config;
         _runner = runner ?? throw new ArgumentNullException(nameof(runner));
         _files = files ?? throw new ArgumentNullException(nameof(files));
         _console = console ?? throw new ArgumentNullException(nameof(console));
@@ -64,12 +72,15 @@ public sealed class MountPlanExecutor : IMountPlanExecutor
         _delay = delay ?? Task.Delay;
     }
 
-    /// <summary>The executor as it runs in the initramfs: host files, kernel log, <c>basalt run-stage</c>, reboot on failure.</summary>
-    public static MountPlanExecutor ForHost(IToolRunner runner, IBootConsole? console = null)
+    /// <summary>
+    /// The executor as it runs in the initramfs: host files, kernel log, <c>basalt run-stage</c> (the binary
+    /// at <paramref name="basalt"/>), the cloud-config read from the new root, reboot on failure.
+    /// </summary>
+    public static MountPlanExecutor ForHost(IToolRunner runner, IBootConsole? console = null, string basalt = "basalt")
     {
         ArgumentNullException.ThrowIfNull(runner);
         var bootConsole = console ?? new KernelLogConsole();
-        return new MountPlanExecutor(runner, new HostBootFiles(), bootConsole, new ToolStageRunner(runner), new RebootFailureHandler(runner, bootConsole));
+        return new MountPlanExecutor(runner, new HostBootFiles(), bootConsole, new ToolStageRunner(runner, basalt), new RebootFailureHandler(runner, bootConsole), config: new CloudConfigReader());
     }
 
     public async Task<MountPlanResult> ExecuteAsync(MountPlan plan, CancellationToken cancellationToken = default)
@@ -87,7 +98,15 @@ public sealed class MountPlanExecutor : IMountPlanExecutor
             {
                 var resolved = Resolve(step, slots);
                 _console.Info($"{prefix}: {MountPlanRenderer.Describe(resolved)}");
-                await RunStepAsync(resolved, slots, cancellationToken).ConfigureAwait(false);
+                if (resolved is ReadConfigStep read)
+                {
+                    // The rest of the plan is made again with the config; the steps done so far stay as they are.
+                    plan = await ReadConfigAsync(plan, read, i, cancellationToken).ConfigureAwait(false);
+                    outcomes.Add(new StepOutcome(step.Id, StepStatus.Done));
+                    continue;
+                }
+
+                await RunStepAsync(resolved, slots, plan.CommandLine, cancellationToken).ConfigureAwait(false);
                 outcomes.Add(new StepOutcome(step.Id, StepStatus.Done));
                 if (resolved is SwitchRootStep switchRoot)
                 {
@@ -113,14 +132,63 @@ public sealed class MountPlanExecutor : IMountPlanExecutor
 
                 _console.Error($"the boot cannot go on: {plan.OnFailure.Description}");
                 await _failure.HandleAsync(plan.OnFailure, reason, cancellationToken).ConfigureAwait(false);
-                return new MountPlanResult(false, outcomes, slots, null, reason);
+                return new MountPlanResult(false, outcomes, slots, null, reason) { Plan = plan };
             }
         }
 
-        return new MountPlanResult(true, outcomes, slots, handover, null);
+        return new MountPlanResult(true, outcomes, slots, handover, null) { Plan = plan };
     }
 
-    private async Task RunStepAsync(MountStep step, Dictionary<string, string> slots, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the config under the new root and returns the plan to go on with: planned again with its
+    /// layout settings, or <paramref name="plan"/> itself when there is no reader or nothing can be used.
+    /// Problems are told on the console; none of them stops the boot.
+    /// </summary>
+    private async Task<MountPlan> ReadConfigAsync(MountPlan plan, ReadConfigStep read, int index, CancellationToken cancellationToken)
+    {
+        if (_config is null)
+        {
+            _console.Info("no cloud-config reader: the planned layout is kept");
+            return plan;
+        }
+
+        MountPlan next;
+        try
+        {
+            var settings = await _config.ReadLayoutAsync(read.Root, plan.CommandLine, cancellationToken).ConfigureAwait(false);
+            next = BootPlanner.Replan(plan, settings);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            _console.Warn($"cloud-config: {error.Message}; the boot goes on with the planned layout");
+            return plan;
+        }
+
+        foreach (var problem in next.ConfigProblems)
+        {
+            _console.Warn($"cloud-config: {problem}");
+        }
+
+        if (next.ReadConfigIndex() != index || !next.Steps.Take(index).Select(s => s.Id).SequenceEqual(plan.Steps.Take(index).Select(s => s.Id), StringComparer.Ordinal))
+        {
+            _console.Warn("cloud-config: the layout it asks for changes what is already mounted; the boot goes on with the planned layout");
+            return plan;
+        }
+
+        foreach (var path in next.Layout.CustomBindMounts)
+        {
+            _console.Info($"cloud-config: persistent bind mount {path}");
+        }
+
+        foreach (var path in next.Layout.CustomEphemeralMounts)
+        {
+            _console.Info($"cloud-config: ephemeral mount {path}");
+        }
+
+        return next;
+    }
+
+    private async Task RunStepAsync(MountStep step, Dictionary<string, string> slots, string commandLine, CancellationToken cancellationToken)
     {
         switch (step)
         {
@@ -192,7 +260,7 @@ public sealed class MountPlanExecutor : IMountPlanExecutor
                 }
 
             case RunStageStep stage:
-                await _stages.RunAsync(stage.Stage, stage.Root, stage.Chroot, cancellationToken).ConfigureAwait(false);
+                await _stages.RunAsync(stage.Stage, stage.Root, commandLine, cancellationToken).ConfigureAwait(false);
                 break;
             case SwitchRootStep switchRoot:
                 {

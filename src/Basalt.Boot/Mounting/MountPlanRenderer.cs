@@ -33,6 +33,11 @@ public static class MountPlanRenderer
             text.Append(CultureInfo.InvariantCulture, $"note: {note}\n");
         }
 
+        foreach (var problem in plan.ConfigProblems)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"config problem: {problem}\n");
+        }
+
         text.Append("steps:\n");
         var width = plan.Steps.Count.ToString(CultureInfo.InvariantCulture).Length;
         for (var i = 0; i < plan.Steps.Count; i++)
@@ -59,7 +64,8 @@ public static class MountPlanRenderer
         PersistentBindStep s => $"bind {s.StateDirectory} -> {s.Target} (seeded from the image on first use)",
         WriteFileStep s => $"write {s.Path}",
         WriteFstabStep s => $"write {s.Path} ({s.Entries.Count} entries)",
-        RunStageStep s => s.Chroot ? $"run cloud-config stage '{s.Stage}' chrooted in {s.Root}" : $"run cloud-config stage '{s.Stage}'",
+        ReadConfigStep s => $"read the cloud-config under {s.Root} and the command line; plan the rest with its layout",
+        RunStageStep s => $"basalt run-stage {s.Stage} --root {s.Root} --cmdline <this boot's>",
         SwitchRootStep s => $"switch_root {s.NewRoot} {s.Init}",
         _ => step.GetType().Name,
     };

@@ -1,8 +1,11 @@
 using System.CommandLine;
 using Basalt.Boot;
+using Basalt.Boot.CommandLine;
 using Basalt.Boot.Grub;
 using Basalt.Boot.Mounting;
 using Basalt.Cli.Hosting;
+using Basalt.Config;
+using Basalt.Config.Collection;
 using Basalt.Platform;
 
 namespace Basalt.Cli.Commands;
@@ -37,14 +40,47 @@ internal sealed class BootCommands : ICommandGroup
     {
         var cmdline = CmdlineOption();
         var sysroot = SysrootOption();
-        var command = new Command("plan", "Print the mount plan the initramfs would carry out for a kernel command line") { cmdline, sysroot };
-        binder.SetHandler(command, (context, _) =>
+        var configs = new Option<string[]>("--config", "-c")
         {
-            var plan = BootPlanner.Plan(ReadCmdline(context.GetValue(cmdline)), Layout(context.GetValue(sysroot)));
+            Description = "A cloud-config file to plan with, as if it were on the node (install.bind_mounts, install.ephemeral_mounts); " +
+                          "repeat for more, merged in the order given, then the command line. Without it the plan shows the built-in layout, " +
+                          "which the node extends at boot with the config it finds",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var command = new Command("plan", "Print the mount plan the initramfs would carry out for a kernel command line") { cmdline, sysroot, configs };
+        binder.SetHandler(command, async (context, ct) =>
+        {
+            var commandLine = ReadCmdline(context.GetValue(cmdline));
+            var layout = Layout(context.GetValue(sysroot));
+            var files = context.GetValue(configs) ?? [];
+            var plan = files.Length == 0
+                ? BootPlanner.Plan(commandLine, layout)
+                : BootPlanner.Plan(BootParameters.Parse(commandLine), layout, await ReadConfigAsync(files, commandLine, ct).ConfigureAwait(false));
             context.Console.Output.Write(context.Console.IsJson ? MountPlanRenderer.ToJson(plan) + "\n" : MountPlanRenderer.ToText(plan));
-            return Task.FromResult(ExitCodes.Success);
+            return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>The given files merged as the node merges its config (then the command line), as layout settings.</summary>
+    private static async Task<ConfigLayoutSettings> ReadConfigAsync(IEnumerable<string> files, string commandLine, CancellationToken cancellationToken)
+    {
+        var inputs = new List<ConfigInput>();
+        foreach (var file in files)
+        {
+            try
+            {
+                inputs.Add(new ConfigInput(await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false), file));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliUsageException($"--config {file}: {e.Message}");
+            }
+        }
+
+        var options = CloudConfigReader.Options("/", commandLine) with { Directories = [], Inputs = inputs };
+        var merged = await new ConfigCollector().CollectAsync(options, cancellationToken).ConfigureAwait(false);
+        return CloudConfigReader.From(merged);
     }
 
     private static Command Mount(CommandBinder binder)
@@ -55,7 +91,9 @@ internal sealed class BootCommands : ICommandGroup
         binder.SetHandler(command, async (context, ct) =>
         {
             var plan = BootPlanner.Plan(ReadCmdline(context.GetValue(cmdline)), Layout(context.GetValue(sysroot)));
-            var result = await MountPlanExecutor.ForHost(new ToolRunner()).ExecuteAsync(plan, ct).ConfigureAwait(false);
+            // The stages run as `basalt run-stage`: this very binary, wherever the initramfs keeps it.
+            var basalt = Environment.ProcessPath is { } self && Path.GetFileName(self) == "basalt" ? self : "basalt";
+            var result = await MountPlanExecutor.ForHost(new ToolRunner(), basalt: basalt).ExecuteAsync(plan, ct).ConfigureAwait(false);
             if (!result.Succeeded)
             {
                 context.Console.Error.WriteLine($"error: the boot could not be mounted: {result.FailureReason}");

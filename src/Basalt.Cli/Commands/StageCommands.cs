@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Basalt.Cli.Hosting;
 using Basalt.Config.Collection;
 using Basalt.Config.Stages;
@@ -16,6 +15,8 @@ namespace Basalt.Cli.Commands;
 /// </summary>
 internal sealed class StageCommands : ICommandGroup
 {
+    private const string ProcCmdline = "/proc/cmdline";
+
     public IEnumerable<Command> CreateCommands(CommandBinder binder)
     {
         ArgumentNullException.ThrowIfNull(binder);
@@ -32,17 +33,35 @@ internal sealed class StageCommands : ICommandGroup
                           "(default: the files collected from the scan directories under --root)",
             AllowMultipleArgumentsPerToken = true,
         };
-        var command = new Command("run-stage", "Run the steps of a cloud-config stage against a root") { stage, root, dryRun, configs };
+        var cmdline = new Option<string>("--cmdline")
+        {
+            Description = $"Kernel command line merged last into the collected config (default: {ProcCmdline} when --root is /; none with --config)",
+        };
+        var command = new Command("run-stage", "Run the steps of a cloud-config stage against a root") { stage, root, dryRun, configs, cmdline };
         binder.SetHandler(command, async (context, ct) =>
         {
             var files = context.GetValue(configs) ?? [];
             var options = new StageRunOptions { Root = context.GetValue(root) ?? "/", DryRun = context.GetValue(dryRun) };
-            var sources = files.Length > 0
-                ? files.Select(file => new StageSource(file, YamlDocumentLoader.LoadFile(file).Root)).ToList()
-                : await CollectAsync(context, options.Root, ct).ConfigureAwait(false);
             using var http = new HttpClient();
-            var runner = new StageRunner(new ToolRunner(), http);
-            var result = await runner.RunAsync(context.GetRequiredValue(stage), sources, options, ct).ConfigureAwait(false);
+            StageRunResult result;
+            if (files.Length > 0)
+            {
+                var sources = files.Select(file => new StageSource(file, YamlDocumentLoader.LoadFile(file).Root)).ToList();
+                result = await new StageRunner(new ToolRunner(), http).RunAsync(context.GetRequiredValue(stage), sources, options, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                // What a node runs: the config collected from the scan directories under the root and the command line.
+                var collect = new ConfigCollectorOptions { Root = options.Root, KernelCommandLine = ReadCmdline(context.GetValue(cmdline), options.Root) };
+                var run = await new ConfigStages(new ToolRunner(), http).RunAsync(context.GetRequiredValue(stage), collect, options, ct).ConfigureAwait(false);
+                foreach (var issue in run.Config.Issues)
+                {
+                    context.Console.Error.WriteLine(issue.ToString());
+                }
+
+                result = run.Run;
+            }
+
             if (context.Console.IsJson)
             {
                 context.Console.Output.WriteLine(ToJson(result));
@@ -57,23 +76,14 @@ internal sealed class StageCommands : ICommandGroup
         yield return command;
     }
 
-    /// <summary>
-    /// Without --config, the sources are what a node has: the files of Kairos's scan directories under the
-    /// root, each with its own stages, plus the cloud-init keys of the merged config.
-    /// </summary>
-    private static async Task<List<StageSource>> CollectAsync(CommandContext context, string root, CancellationToken cancellationToken)
+    private static string? ReadCmdline(string? given, string root)
     {
-        var merged = await new ConfigCollector().CollectAsync(new ConfigCollectorOptions { Root = root }, cancellationToken).ConfigureAwait(false);
-        foreach (var issue in merged.Issues)
+        if (given is not null)
         {
-            context.Console.Error.WriteLine(issue.ToString());
+            return given;
         }
 
-        var sources = merged.StagesBySource.Select(s => StageSource.FromStages(s.Source, s.Stages)).ToList();
-        var cloudInit = (JsonObject)merged.Root.DeepClone();
-        cloudInit.Remove("stages");
-        sources.Insert(0, new StageSource("merged config", cloudInit));
-        return sources;
+        return Path.GetFullPath(root) == "/" && File.Exists(ProcCmdline) ? File.ReadAllText(ProcCmdline).Trim() : null;
     }
 
     private static void WriteText(CliConsole console, StageRunResult result, StageRunOptions options)

@@ -1,4 +1,5 @@
 using Basalt.Build.Init;
+using Basalt.Config.Stages;
 using Basalt.Platform;
 using Basalt.Testing;
 
@@ -51,6 +52,33 @@ public sealed class InitFilesTests
         Assert.Contains("OnUnitActiveSec=", InitFiles.ReconcileTimerUnit(), StringComparison.Ordinal);
         Assert.Equal(["timers.target"], SystemdUnits.ParseInstall(InitFiles.ReconcileTimerUnit()).WantedBy);
         Assert.Throws<ArgumentOutOfRangeException>(() => InitFiles.StageService("reconcile"));
+    }
+
+    [Fact]
+    public void The_systemd_units_and_the_mounter_together_run_every_boot_stage_each_with_before_and_after()
+    {
+        Assert.Equal(StageNames.Boot.Order(StringComparer.Ordinal), InitFiles.SystemdStages.Concat(["rootfs", "initramfs", "reconcile"]).Order(StringComparer.Ordinal));
+        foreach (var stage in InitFiles.SystemdStages.Append("reconcile"))
+        {
+            var unit = stage == "reconcile" ? InitFiles.ReconcileServiceUnit() : InitFiles.StageService(stage);
+            // No --root: the stage acts on the running system and run-stage merges /proc/cmdline into its config.
+            Assert.Equal([$"ExecStart=-/usr/bin/basalt run-stage {stage}"], unit.Split('\n').Where(l => l.StartsWith("ExecStart=", StringComparison.Ordinal)));
+            Assert.Equal([stage + ".before", stage, stage + ".after"], StageNames.Expand(stage));
+        }
+    }
+
+    [Fact]
+    public void Stage_units_run_in_kairos_order_fs_before_sysinit_then_boot_then_network()
+    {
+        static string[] Values(string unit, string key) =>
+            unit.Split('\n').Where(l => l.StartsWith(key + "=", StringComparison.Ordinal)).SelectMany(l => l[(key.Length + 1)..].Split(' ')).ToArray();
+
+        Assert.Contains("sysinit.target", Values(InitFiles.StageService("fs"), "Before"));
+        Assert.Contains("local-fs.target", Values(InitFiles.StageService("fs"), "After"));
+        Assert.Contains(InitFiles.StageUnitName("fs"), Values(InitFiles.StageService("boot"), "After"));
+        Assert.Contains(InitFiles.StageUnitName("boot"), Values(InitFiles.StageService("network"), "After"));
+        Assert.Contains("network-online.target", Values(InitFiles.StageService("network"), "Wants"));
+        Assert.Contains("RemainAfterExit=yes", InitFiles.StageService("boot"), StringComparison.Ordinal);
     }
 
     [Fact]
