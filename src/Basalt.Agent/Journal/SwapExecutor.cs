@@ -296,9 +296,9 @@ public sealed class SwapExecutor
             journal.StartedAt,
             outcome,
             Slot: "active",
-            ImageReference: journal.NewActive.ImageReference,
+            ImageReference: journal.NewActive?.ImageReference,
             FromDigest: journal.FromDigest,
-            ToDigest: journal.NewActive.Digest,
+            ToDigest: journal.NewActive?.Digest,
             Detail: detail);
         await _history.AppendAsync(record, cancellationToken).ConfigureAwait(false);
     }

@@ -63,8 +63,8 @@ public sealed record SwapJournal
     /// whether the exchange happened: after it, <c>active.img</c> is this inode.</summary>
     public ulong? TransitionInode { get; init; }
 
-    /// <summary>What active holds when the operation is done.</summary>
-    public required JournalSlot NewActive { get; init; }
+    /// <summary>What active holds when the operation is done (null when nothing is known about that image).</summary>
+    public required JournalSlot? NewActive { get; init; }
 
     /// <summary>What passive holds when the operation is done (null when nothing is known about the old active).</summary>
     public JournalSlot? NewPassive { get; init; }
