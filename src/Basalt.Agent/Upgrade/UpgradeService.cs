@@ -1,0 +1,288 @@
+using System.Diagnostics;
+using Basalt.Agent.History;
+using Basalt.Agent.Journal;
+using Basalt.Agent.Node;
+using Basalt.Boot.Grub;
+using Basalt.Disk.FileSystems;
+using Basalt.Oci;
+using Basalt.Oci.Images;
+using Basalt.Oci.Manifests;
+using Basalt.Oci.References;
+using Basalt.Platform;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Basalt.Agent.Upgrade;
+
+/// <summary>What to upgrade to.</summary>
+/// <param name="Source">oci:REF, dir:PATH, file:PATH, ocifile:TAR, oci-layout:DIR[:TAG].</param>
+/// <param name="BootTries">Boots the new image gets before the node falls back (1..9).</param>
+public sealed record UpgradeRequest(string Source, int BootTries = BootAssessment.DefaultTries)
+{
+    public PlatformSpec? Platform { get; init; }
+}
+
+/// <summary>What an upgrade did.</summary>
+public sealed record UpgradeResult(
+    UpgradePlan Plan,
+    RecoveryResult Recovery,
+    bool Changed,
+    long BytesTransferred,
+    int BlobsTransferred,
+    int BlobsSkipped,
+    TimeSpan Elapsed);
+
+/// <summary>Settings of the upgrade service that are not per request.</summary>
+public sealed record UpgradeServiceOptions
+{
+    public long MinimumMemoryBytes { get; init; } = UpgradePlanner.DefaultMinimumMemoryBytes;
+}
+
+/// <summary>
+/// <c>basalt upgrade</c>: recover anything interrupted, plan (source, digest, no-op, memory, space), fetch only the
+/// missing layers into the node's blob store, unpack into a staging tree on COS_PERSISTENT, measure it and check
+/// COS_STATE, build <c>transition.img</c> (ext4, COS_ACTIVE) from it, then swap it in under the step journal
+/// (<see cref="SwapExecutor"/>): the old active becomes passive, boot counting is armed, slots and history recorded.
+/// </summary>
+public sealed class UpgradeService
+{
+    private readonly NodePaths _paths;
+    private readonly ImageService _images;
+    private readonly IToolRunner _runner;
+    private readonly ISlotRecords _slots;
+    private readonly ILifecycleHistory _history;
+    private readonly INodeProbe _probe;
+    private readonly UpgradeServiceOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
+    private readonly SwapExecutor _executor;
+
+    public UpgradeService(
+        NodePaths paths,
+        ImageService images,
+        IToolRunner runner,
+        ISlotRecords slots,
+        ILifecycleHistory history,
+        INodeProbe? probe = null,
+        UpgradeServiceOptions? options = null,
+        TimeProvider? clock = null,
+        SwapHooks? hooks = null,
+        ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentNullException.ThrowIfNull(slots);
+        ArgumentNullException.ThrowIfNull(history);
+        _paths = paths;
+        _images = images;
+        _runner = runner;
+        _slots = slots;
+        _history = history;
+        _probe = probe ?? new HostNodeProbe();
+        _options = options ?? new UpgradeServiceOptions();
+        _clock = clock ?? TimeProvider.System;
+        _logger = logger ?? NullLogger.Instance;
+        _executor = new SwapExecutor(paths, new SlotImageFiles(runner), slots, history, hooks, _logger);
+    }
+
+    /// <summary>Where the new tree is unpacked: COS_PERSISTENT, never RAM.</summary>
+    public string StagingDirectory => Path.Combine(_paths.AgentDirectory, "staging");
+
+    /// <summary>Finishes or undoes an interrupted upgrade or rollback (see <see cref="SwapExecutor.RecoverAsync"/>).</summary>
+    public Task<RecoveryResult> RecoverAsync(CancellationToken cancellationToken = default) => _executor.RecoverAsync(cancellationToken);
+
+    /// <summary>The preflight as data. Reads the source's manifest and config only; writes nothing on the node's partitions.</summary>
+    public async Task<UpgradePlan> PlanAsync(UpgradeRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.BootTries is < 1 or > BootAssessment.MaxTries)
+        {
+            throw new InvalidBootTriesException(request.BootTries, BootAssessment.MaxTries);
+        }
+
+        var source = ParseSource(request.Source);
+        ResolvedImage image;
+        try
+        {
+            image = await _images.InspectAsync(source, request.Platform, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OciException e)
+        {
+            throw new UpgradeSourceUnavailableException(request.Source, e.Message, e.Hint, e);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new UpgradeSourceUnavailableException(request.Source, e.Message, null, e);
+        }
+
+        var store = _images.Store;
+        var resolved = new ResolvedUpgradeImage(
+            image.Name,
+            image.Digest.Value,
+            image.Config.Created,
+            image.ManifestSize + image.Manifest.Config.Size,
+            [.. image.Layers.Select(l => new PlannedLayer(l.Digest.Value, l.Size, store.Contains(l.Digest)))]);
+        var persistent = ExistingAncestor(_paths.PersistentMount);
+        var facts = new UpgradeFacts(
+            request.Source,
+            resolved,
+            _slots.ReadActive()?.Digest,
+            request.BootTries,
+            _probe.AvailableMemoryBytes(),
+            _options.MinimumMemoryBytes,
+            persistent,
+            _probe.GetSpace(persistent).AvailableBytes);
+        return UpgradePlanner.Plan(facts);
+    }
+
+    public async Task<UpgradeResult> UpgradeAsync(UpgradeRequest request, IProgress<TransferUpdate>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var stopwatch = Stopwatch.StartNew();
+        var recovery = await _executor.RecoverAsync(cancellationToken).ConfigureAwait(false);
+        RequireActiveImage();
+        var plan = await PlanAsync(request, cancellationToken).ConfigureAwait(false);
+        if (plan.NoOp)
+        {
+            await _history.AppendAsync(
+                new LifecycleRecord(LifecycleOperations.Upgrade, _clock.GetUtcNow(), LifecycleOperations.NoOp, "active", plan.ImageName, plan.ActiveDigest, plan.Digest, "the image is already active"),
+                cancellationToken).ConfigureAwait(false);
+            return new UpgradeResult(plan, recovery, false, 0, 0, plan.Layers.Count, stopwatch.Elapsed);
+        }
+
+        plan.EnsureAllowed();
+        if (_runner.Locate(SlotImageFiles.Tune2fs) is null)
+        {
+            throw new ToolNotFoundException(SlotImageFiles.Tune2fs, SlotImageFiles.Package);
+        }
+
+        if (_runner.Locate(Ext4ImageBuilder.Tool) is null)
+        {
+            throw new ToolNotFoundException(Ext4ImageBuilder.Tool, Ext4ImageBuilder.Package);
+        }
+
+        var now = _clock.GetUtcNow();
+        var journal = new SwapJournal
+        {
+            Operation = LifecycleOperations.Upgrade,
+            Step = SwapStep.Staging,
+            StartedAt = now,
+            NewActive = new JournalSlot(plan.ImageName, plan.Digest, plan.BuildDate, now),
+            NewPassive = _slots.ReadActive(),
+            FromDigest = plan.ActiveDigest,
+            BootTries = request.BootTries,
+            StagingDirectory = StagingDirectory,
+        };
+
+        UnpackResult unpacked;
+        try
+        {
+            journal = _executor.Enter(journal, SwapStep.Staging);
+            unpacked = await StageAsync(request, plan, progress, cancellationToken).ConfigureAwait(false);
+            _executor.Leave(SwapStep.Staging);
+
+            var tree = DirectoryTree.Measure(StagingDirectory);
+            plan = plan.WithStateCheck(tree, _paths.StateMount, _probe.GetSpace(_paths.StateMount).AvailableBytes);
+            plan.EnsureAllowed();
+
+            journal = _executor.Enter(journal, SwapStep.Preparing);
+            var inode = await BuildTransitionAsync(tree, cancellationToken).ConfigureAwait(false);
+            _executor.Leave(SwapStep.Preparing);
+            journal = journal with { TransitionInode = inode };
+        }
+        catch (Exception e) when (!_executor.Hooks.IsPowerCut(e))
+        {
+            _logger.LogError("the upgrade failed before the new image was in place: {Message}", e.Message);
+            await _executor.UndoPreparationAsync(journal, LifecycleOperations.Failed, e.Message, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        await _executor.CompleteAsync(journal, cancellationToken).ConfigureAwait(false);
+        var pull = unpacked.Pull;
+        return new UpgradeResult(plan, recovery, true, pull.BytesTransferred, pull.BlobsTransferred, pull.BlobsSkipped, stopwatch.Elapsed);
+    }
+
+    private async Task<UnpackResult> StageAsync(UpgradeRequest request, UpgradePlan plan, IProgress<TransferUpdate>? progress, CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(StagingDirectory))
+        {
+            Directory.Delete(StagingDirectory, recursive: true);
+        }
+
+        Directory.CreateDirectory(_paths.AgentDirectory);
+        UnpackResult unpacked;
+        try
+        {
+            unpacked = await _images.UnpackAsync(ParseSource(request.Source), StagingDirectory, request.Platform, null, progress, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OciException e)
+        {
+            throw new UpgradeSourceUnavailableException(request.Source, e.Message, e.Hint, e);
+        }
+
+        if (unpacked.Pull.Image.Digest.Value != plan.Digest)
+        {
+            throw new UpgradeSourceUnavailableException(
+                request.Source,
+                $"it changed while it was fetched (planned {plan.Digest}, fetched {unpacked.Pull.Image.Digest})",
+                "run the upgrade again, or name the image by digest (REPO@sha256:…)");
+        }
+
+        return unpacked;
+    }
+
+    private async Task<ulong> BuildTransitionAsync(DirectoryTreeSize tree, CancellationToken cancellationToken)
+    {
+        var executor = _executor;
+        executor.RemoveTransitionLeftovers();
+        var size = UpgradePlanner.TransitionSize(tree);
+        var spec = new Ext4ImageSpec(SlotLabels.Active, Guid.NewGuid(), size.ImageBytes)
+        {
+            SourceDirectory = StagingDirectory,
+            InodeCount = size.InodeCount,
+            ReservedPercent = 0,
+        };
+        Directory.CreateDirectory(Path.GetDirectoryName(_paths.TransitionImage)!);
+        // Built beside the target, flushed, renamed into place and the directory flushed: transition.img is whole or absent.
+        await new Ext4ImageBuilder(_runner).BuildAsync(_paths.TransitionImage, spec, cancellationToken).ConfigureAwait(false);
+        return Posix.GetStatus(_paths.TransitionImage).Inode;
+    }
+
+    private void RequireActiveImage()
+    {
+        if (!File.Exists(_paths.ActiveImage))
+        {
+            throw new SlotImageInvalidException(_paths.ActiveImage, "it does not exist");
+        }
+
+        if (SlotImageFiles.ReadLabel(_paths.ActiveImage) != SlotLabels.Active)
+        {
+            throw new SlotImageInvalidException(_paths.ActiveImage, $"it is not an ext4 image labelled {SlotLabels.Active}");
+        }
+    }
+
+    private static ImageSource ParseSource(string text)
+    {
+        try
+        {
+            return ImageSource.Parse(text);
+        }
+        catch (OciException e)
+        {
+            throw new UpgradeSourceUnavailableException(text, e.Message, e.Hint ?? "sources are " + ImageSource.AcceptedForms, e);
+        }
+    }
+
+    /// <summary>The path itself, or its nearest existing parent (free space is a property of the filesystem).</summary>
+    private static string ExistingAncestor(string path)
+    {
+        var current = Path.GetFullPath(path);
+        while (!Directory.Exists(current) && Path.GetDirectoryName(current) is { } parent)
+        {
+            current = parent;
+        }
+
+        return current;
+    }
+}

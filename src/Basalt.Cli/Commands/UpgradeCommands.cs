@@ -1,0 +1,220 @@
+using System.CommandLine;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Basalt.Agent.History;
+using Basalt.Agent.Journal;
+using Basalt.Agent.Node;
+using Basalt.Agent.Rollback;
+using Basalt.Agent.Slots;
+using Basalt.Agent.Upgrade;
+using Basalt.Cli.Hosting;
+using Basalt.Cli.Progress;
+using Basalt.Config.Collection;
+using Basalt.Disk;
+using Basalt.Oci.Images;
+using Basalt.Oci.References;
+using Basalt.Oci.Registry;
+using Basalt.Oci.Store;
+using Basalt.Platform;
+
+namespace Basalt.Cli.Commands;
+
+/// <summary>
+/// `basalt upgrade` and `basalt rollback` on a running node: the A/B swap of COS_STATE's images under the step
+/// journal. Both first finish or undo anything an earlier run left interrupted. Layers are kept in the node's blob
+/// store on COS_PERSISTENT (not the CLI's cache), so an image already on the node is never fetched again.
+/// </summary>
+internal sealed class UpgradeCommands : ICommandGroup
+{
+    private const string ProcCmdline = "/proc/cmdline";
+
+    private static readonly UpgradeJsonContext Json = new(new JsonSerializerOptions
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+    });
+
+    public IEnumerable<Command> CreateCommands(CommandBinder binder)
+    {
+        ArgumentNullException.ThrowIfNull(binder);
+        yield return Upgrade(binder);
+        yield return Rollback(binder);
+    }
+
+    private static Command Upgrade(CommandBinder binder)
+    {
+        var source = new Option<string?>("--source")
+        {
+            Description = "Image to upgrade to: " + ImageSource.AcceptedForms + " (default: upgrade.source from the cloud-config)",
+            HelpName = "SRC",
+        };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print the preflight plan and its checks; change nothing" };
+        var tries = new Option<int?>("--boot-tries") { Description = "Boots the new image gets before the node falls back (default: upgrade.boot_tries, else 3)", HelpName = "N" };
+        var command = new Command("upgrade", "Upgrade the active system (A/B): the new image becomes active, the current one passive, boot counting armed")
+        {
+            source, dryRun, tries,
+        };
+        binder.SetHandler(command, async (context, ct) =>
+        {
+            var settings = await ReadSettingsAsync(ct).ConfigureAwait(false);
+            var sourceText = context.GetValue(source) ?? settings.Source ?? throw new UpgradeSourceMissingException();
+            var request = new UpgradeRequest(sourceText, context.GetValue(tries) ?? settings.BootTries) { Platform = CommandInputs.Platform(context.Settings) };
+            var paths = NodePaths.Running;
+            var runner = new ToolRunner();
+            using var registry = new RegistryClient(new RegistryOptions { InsecureRegistries = InsecureRegistries(context.Settings, settings, sourceText) });
+            var service = new UpgradeService(
+                paths,
+                new ImageService(new BlobStore(paths.BlobStore), registry),
+                runner,
+                new SlotStoreRecords(new SlotStore(paths.SlotsFile)),
+                new FileLifecycleHistory(paths.History));
+
+            if (context.GetValue(dryRun))
+            {
+                var plan = await service.PlanAsync(request, ct).ConfigureAwait(false);
+                WritePlan(context, plan);
+                plan.EnsureAllowed();
+                return ExitCodes.Success;
+            }
+
+            UpgradeResult result;
+            await using (await StateMountAccess.OpenAsync(runner, paths.StateMount, cancellationToken: ct).ConfigureAwait(false))
+            {
+                using var reporter = TransferReporter.For(context.Console);
+                result = await service.UpgradeAsync(request, reporter, ct).ConfigureAwait(false);
+            }
+
+            if (context.Console.IsJson)
+            {
+                context.Console.WriteJson(
+                    new UpgradeOutput(result.Changed ? "upgraded" : "no-op", Recovered(result.Recovery), result.Plan, result.BytesTransferred, result.BlobsTransferred, result.BlobsSkipped, result.Elapsed.TotalSeconds),
+                    Json.UpgradeOutput);
+                return ExitCodes.Success;
+            }
+
+            WriteRecovery(context, result.Recovery);
+            if (!result.Changed)
+            {
+                context.Console.WriteText(result.Plan.Summary + "; nothing was changed");
+                return ExitCodes.Success;
+            }
+
+            context.Console.WriteText($"upgraded to {result.Plan.ImageName} ({result.Plan.Digest})");
+            context.Console.WriteText(
+                $"fetched {Units.Bytes(result.BytesTransferred)} ({result.BlobsTransferred} blobs, {result.BlobsSkipped} already on the node); " +
+                $"the previous image is now passive; the new one gets {request.BootTries} boot tries; reboot to start it");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Rollback(CommandBinder binder)
+    {
+        var command = new Command("rollback", "Make the passive system active for good (a real swap; boot counters cleared)");
+        binder.SetHandler(command, async (context, ct) =>
+        {
+            var paths = NodePaths.Running;
+            var runner = new ToolRunner();
+            var service = new RollbackService(paths, runner, new SlotStoreRecords(new SlotStore(paths.SlotsFile)), new FileLifecycleHistory(paths.History));
+            RollbackResult result;
+            await using (await StateMountAccess.OpenAsync(runner, paths.StateMount, cancellationToken: ct).ConfigureAwait(false))
+            {
+                result = await service.RollbackAsync(ct).ConfigureAwait(false);
+            }
+
+            if (context.Console.IsJson)
+            {
+                context.Console.WriteJson(
+                    new RollbackOutput(Recovered(result.Recovery), result.Active?.ImageReference, result.Active?.Digest, result.Passive?.ImageReference, result.Passive?.Digest, result.Elapsed.TotalSeconds),
+                    Json.RollbackOutput);
+                return ExitCodes.Success;
+            }
+
+            WriteRecovery(context, result.Recovery);
+            context.Console.WriteText($"rolled back: active is now {result.Active?.ImageReference ?? "the former passive image"}; passive is {result.Passive?.ImageReference ?? "the former active image"}; reboot to start it");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static void WritePlan(CommandContext context, UpgradePlan plan)
+    {
+        if (context.Console.IsJson)
+        {
+            context.Console.WriteJson(plan, Json.UpgradePlan);
+            return;
+        }
+
+        var output = context.Console.Output;
+        output.WriteLine(plan.Summary);
+        output.WriteLine($"source:  {plan.Source}");
+        output.WriteLine($"active:  {plan.ActiveDigest ?? "(digest not recorded)"}");
+        foreach (var layer in plan.Layers)
+        {
+            output.WriteLine($"layer:   {layer.Digest}  {Units.Bytes(layer.Size),10}  {(layer.Present ? "on the node" : "to fetch")}");
+        }
+
+        foreach (var check in plan.Checks)
+        {
+            output.WriteLine($"check:   {check.Name,-16} {(check.Satisfied ? "ok" : "REFUSED")}  needs {ByteSize.Format(check.NeededBytes)}, has {ByteSize.Format(check.AvailableBytes)} ({check.Path})");
+        }
+
+        if (!plan.NoOp)
+        {
+            output.WriteLine("check:   state-space      measured after the image is unpacked to COS_PERSISTENT, before COS_STATE is written");
+            output.WriteLine($"steps:   {string.Join(", ", plan.Steps)}");
+        }
+    }
+
+    private static void WriteRecovery(CommandContext context, RecoveryResult recovery)
+    {
+        if (Recovered(recovery) is { } text)
+        {
+            context.Console.Error.WriteLine(text);
+        }
+    }
+
+    private static string? Recovered(RecoveryResult recovery) => recovery.Outcome switch
+    {
+        RecoveryOutcome.Completed => $"an interrupted {recovery.Operation} (at step {recovery.InterruptedAt}) was completed first",
+        RecoveryOutcome.RolledBack => $"an interrupted {recovery.Operation} (at step {recovery.InterruptedAt}) was rolled back first",
+        _ => null,
+    };
+
+    private static HashSet<string> InsecureRegistries(GlobalSettings global, UpgradeSettings settings, string source)
+    {
+        var hosts = new HashSet<string>(global.InsecureRegistries, StringComparer.OrdinalIgnoreCase);
+        hosts.UnionWith(settings.InsecureRegistries);
+        if (settings.AllowSourceRegistryInsecure && ImageSource.TryParse(source, out var parsed) && parsed is RegistrySource registry)
+        {
+            hosts.Add(registry.Reference.Registry);
+        }
+
+        return hosts;
+    }
+
+    /// <summary>The node's merged cloud-config (scan directories and kernel command line), as the other lifecycle commands read it.</summary>
+    private static async Task<UpgradeSettings> ReadSettingsAsync(CancellationToken cancellationToken)
+    {
+        var options = new ConfigCollectorOptions
+        {
+            KernelCommandLine = File.Exists(ProcCmdline) ? (await File.ReadAllTextAsync(ProcCmdline, cancellationToken).ConfigureAwait(false)).Trim() : null,
+        };
+        var merged = await new ConfigCollector().CollectAsync(options, cancellationToken).ConfigureAwait(false);
+        return UpgradeSettings.From(merged.Get);
+    }
+}
+
+/// <summary>The JSON document of `basalt upgrade`.</summary>
+public sealed record UpgradeOutput(string Outcome, string? Recovered, UpgradePlan Plan, long BytesTransferred, int BlobsTransferred, int BlobsSkipped, double Seconds);
+
+/// <summary>The JSON document of `basalt rollback`.</summary>
+public sealed record RollbackOutput(string? Recovered, string? ActiveImage, string? ActiveDigest, string? PassiveImage, string? PassiveDigest, double Seconds);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
+[JsonSerializable(typeof(UpgradePlan))]
+[JsonSerializable(typeof(UpgradeOutput))]
+[JsonSerializable(typeof(RollbackOutput))]
+internal sealed partial class UpgradeJsonContext : JsonSerializerContext;

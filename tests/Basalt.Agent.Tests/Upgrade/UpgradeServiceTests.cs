@@ -1,0 +1,221 @@
+using Basalt.Agent.History;
+using Basalt.Agent.Journal;
+using Basalt.Agent.Upgrade;
+using Basalt.Boot.Grub;
+using Basalt.Oci.Images;
+using Basalt.Oci.Registry;
+using Basalt.Oci.Store;
+
+namespace Basalt.Agent.Tests.Upgrade;
+
+/// <summary>The whole upgrade on a fake node: a dir: source, fake ext4 images, power cuts at every step.</summary>
+public sealed class UpgradeServiceTests
+{
+    private static UpgradeService Service(FakeNode node, RegistryClient registry, SwapHooks? hooks = null) => new(
+        node.Paths,
+        new ImageService(new BlobStore(node.Paths.BlobStore), registry),
+        node.Tools,
+        node.Slots,
+        node.History,
+        node.Probe,
+        hooks: hooks);
+
+    private static string MakeTree(FakeNode node, string version)
+    {
+        var root = node.Combine("source-" + version);
+        Directory.CreateDirectory(Path.Combine(root, "etc", "cos"));
+        File.WriteAllText(Path.Combine(root, "etc", "version"), version);
+        File.WriteAllText(Path.Combine(root, "etc", "cos", "grub.cfg"), "# menu of " + version + "\n");
+        return "dir:" + root;
+    }
+
+    [Fact]
+    public async Task Upgrade_makes_the_new_image_active_the_old_one_passive_arms_counting_and_records_slots_and_history()
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        var source = MakeTree(node, "T");
+
+        var result = await Service(node, registry).UpgradeAsync(new UpgradeRequest(source, BootTries: 4));
+
+        Assert.True(result.Changed);
+        node.AssertBootable(["T"], ["A"]);
+        Assert.False(File.Exists(node.Paths.TransitionImage));
+        Assert.False(File.Exists(node.Paths.Journal));
+        Assert.False(Directory.Exists(Path.Combine(node.Paths.AgentDirectory, "staging")));
+        var grub = node.GrubVariables();
+        Assert.Equal("4", grub[GrubEnvironmentKeys.ActiveTriesLeft]);
+        Assert.Equal("4", grub[GrubEnvironmentKeys.PassiveTriesLeft]);
+        Assert.Equal("# menu of T\n", await File.ReadAllTextAsync(Path.Combine(node.Paths.StateMount, "grub2", "grub.cfg")));
+        Assert.Equal(result.Plan.Digest, node.Slots.ReadActive()?.Digest);
+        var record = Assert.Single(await node.History.ReadAsync());
+        Assert.Equal((LifecycleOperations.Upgrade, LifecycleOperations.Succeeded, result.Plan.Digest), (record.Operation, record.Outcome, record.ToDigest));
+    }
+
+    [Fact]
+    public async Task Second_upgrade_to_the_same_digest_is_a_no_op_that_changes_no_image()
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        var source = MakeTree(node, "T");
+        var service = Service(node, registry);
+        await service.UpgradeAsync(new UpgradeRequest(source));
+        var active = await File.ReadAllBytesAsync(node.Paths.ActiveImage);
+        var passive = await File.ReadAllBytesAsync(node.Paths.PassiveImage);
+        var calls = node.Tools.Calls.Count;
+
+        var second = await service.UpgradeAsync(new UpgradeRequest(source));
+
+        Assert.True(second.Plan.NoOp);
+        Assert.False(second.Changed);
+        Assert.Equal(0, second.BytesTransferred);
+        Assert.Equal(calls, node.Tools.Calls.Count);
+        Assert.Equal(active, await File.ReadAllBytesAsync(node.Paths.ActiveImage));
+        Assert.Equal(passive, await File.ReadAllBytesAsync(node.Paths.PassiveImage));
+        Assert.Equal(LifecycleOperations.NoOp, (await node.History.ReadAsync())[^1].Outcome);
+    }
+
+    [Fact]
+    public async Task Unresolvable_source_is_refused_before_anything_is_written()
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        var before = await File.ReadAllBytesAsync(node.Paths.ActiveImage);
+
+        var error = await Assert.ThrowsAsync<UpgradeSourceUnavailableException>(() =>
+            Service(node, registry).UpgradeAsync(new UpgradeRequest("dir:" + node.Combine("no-such-tree"))));
+
+        Assert.Equal("upgrade-source-unavailable", error.Kind);
+        Assert.Equal(before, await File.ReadAllBytesAsync(node.Paths.ActiveImage));
+        Assert.False(File.Exists(node.Paths.Journal));
+        Assert.Empty(node.Tools.Calls);
+    }
+
+    [Fact]
+    public async Task Malformed_source_is_refused_as_unresolvable()
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        await Assert.ThrowsAsync<UpgradeSourceUnavailableException>(() => Service(node, registry).PlanAsync(new UpgradeRequest("bogus:::")));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(10)]
+    public async Task Boot_tries_outside_what_grub_counts_are_refused(int tries)
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        await Assert.ThrowsAsync<InvalidBootTriesException>(() => Service(node, registry).PlanAsync(new UpgradeRequest(MakeTree(node, "T"), tries)));
+    }
+
+    [Fact]
+    public async Task Too_little_memory_refuses_the_upgrade_and_leaves_the_node_as_it_was()
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        node.Probe.MemoryBytes = 16L << 20;
+
+        await Assert.ThrowsAsync<NotEnoughMemoryException>(() => Service(node, registry).UpgradeAsync(new UpgradeRequest(MakeTree(node, "T"))));
+
+        node.AssertBootable(["A"], ["P"]);
+        Assert.False(File.Exists(node.Paths.Journal));
+    }
+
+    [Fact]
+    public async Task Too_little_space_on_state_for_the_measured_transition_is_refused_and_the_staging_removed()
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        node.Probe.Available[node.Paths.StateMount] = 1L << 20;
+
+        var error = await Assert.ThrowsAsync<NotEnoughSpaceException>(() => Service(node, registry).UpgradeAsync(new UpgradeRequest(MakeTree(node, "T"))));
+
+        Assert.Equal("COS_STATE", error.Partition);
+        node.AssertBootable(["A"], ["P"]);
+        Assert.False(File.Exists(node.Paths.TransitionImage));
+        Assert.False(File.Exists(node.Paths.Journal));
+        Assert.False(Directory.Exists(Path.Combine(node.Paths.AgentDirectory, "staging")));
+        Assert.DoesNotContain(node.Tools.Calls, c => c.StartsWith("mkfs.ext4", StringComparison.Ordinal));
+        Assert.Equal(LifecycleOperations.Failed, Assert.Single(await node.History.ReadAsync()).Outcome);
+    }
+
+    [Fact]
+    public async Task Too_little_space_on_persistent_is_refused_before_fetching()
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        node.Probe.Available[node.Paths.PersistentMount] = 1L << 20;
+
+        var error = await Assert.ThrowsAsync<NotEnoughSpaceException>(() => Service(node, registry).UpgradeAsync(new UpgradeRequest(MakeTree(node, "T"))));
+
+        Assert.Equal("COS_PERSISTENT", error.Partition);
+        Assert.False(File.Exists(node.Paths.Journal));
+    }
+
+    [Fact]
+    public async Task A_missing_active_image_is_refused()
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        File.Delete(node.Paths.ActiveImage);
+
+        await Assert.ThrowsAsync<SlotImageInvalidException>(() => Service(node, registry).UpgradeAsync(new UpgradeRequest(MakeTree(node, "T"))));
+    }
+
+    public static TheoryData<SwapStep, bool> EveryCut()
+    {
+        var data = new TheoryData<SwapStep, bool>();
+        foreach (var step in Enum.GetValues<SwapStep>())
+        {
+            data.Add(step, false);
+            data.Add(step, true);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(EveryCut))]
+    public async Task Power_cut_at_any_step_leaves_a_bootable_node_and_the_next_run_completes_or_rolls_back(SwapStep step, bool afterStep)
+        // Up to the journal entry that names the complete transition image (written on entering Arming) the upgrade is
+        // rolled back; from there on it is completed.
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        var source = MakeTree(node, "T");
+        var hooks = afterStep ? PowerCuts.After(step) : PowerCuts.Before(step);
+
+        await Assert.ThrowsAsync<PowerCutException>(() => Service(node, registry, hooks).UpgradeAsync(new UpgradeRequest(source)));
+        node.AssertBootable(["A", "T"], ["P", "A"]);
+        Assert.True(File.Exists(node.Paths.Journal));
+
+        var recovery = await Service(node, registry).RecoverAsync();
+
+        Assert.False(File.Exists(node.Paths.Journal));
+        Assert.False(File.Exists(node.Paths.TransitionImage));
+        Assert.False(Directory.Exists(Path.Combine(node.Paths.AgentDirectory, "staging")));
+        var history = await node.History.ReadAsync();
+        var record = Assert.Single(history);
+        if (step > SwapStep.Preparing)
+        {
+            Assert.Equal(RecoveryOutcome.Completed, recovery.Outcome);
+            node.AssertBootable(["T"], ["A"]);
+            Assert.Equal(LifecycleOperations.Succeeded, record.Outcome);
+            Assert.Equal("3", node.GrubVariables()[GrubEnvironmentKeys.ActiveTriesLeft]);
+            Assert.Equal(record.ToDigest, node.Slots.ReadActive()?.Digest);
+        }
+        else
+        {
+            Assert.Equal(RecoveryOutcome.RolledBack, recovery.Outcome);
+            node.AssertBootable(["A"], ["P"]);
+            Assert.Equal(LifecycleOperations.RolledBack, record.Outcome);
+            Assert.False(node.GrubVariables().ContainsKey(GrubEnvironmentKeys.ActiveTriesLeft));
+        }
+
+        // and the next upgrade runs to the end (or is a no-op when recovery already completed it)
+        var next = await Service(node, registry).UpgradeAsync(new UpgradeRequest(source));
+        Assert.Equal(recovery.Outcome == RecoveryOutcome.Completed, next.Plan.NoOp);
+        node.AssertBootable(["T"], ["A"]);
+    }
+}
