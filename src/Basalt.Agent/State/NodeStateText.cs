@@ -91,14 +91,30 @@ public static class NodeStateText
         foreach (var record in state.History)
         {
             text.Append(CultureInfo.InvariantCulture, $"  {Time(record.At)}  {record.Operation,-16} {record.Outcome,-11}");
-            if (record.Slot is not null)
+            if (record.Operation == History.LifecycleOperations.Fallback)
             {
-                text.Append(' ').Append(record.Slot);
-            }
+                // A fallback's image is the one that failed; its slot is where the node landed.
+                if (record.ImageReference is not null)
+                {
+                    text.Append(" from ").Append(record.ImageReference);
+                }
 
-            if (record.ImageReference is not null)
+                if (record.Slot is not null)
+                {
+                    text.Append(" to ").Append(record.Slot);
+                }
+            }
+            else
             {
-                text.Append(' ').Append(record.ImageReference);
+                if (record.Slot is not null)
+                {
+                    text.Append(' ').Append(record.Slot);
+                }
+
+                if (record.ImageReference is not null)
+                {
+                    text.Append(' ').Append(record.ImageReference);
+                }
             }
 
             if (record.Detail is not null)

@@ -44,6 +44,9 @@ public sealed class NodeStateReaderTests
         Assert.Equal(new FallbackState("history", "active: no tries left", Now, SlotNames.Passive, "registry.local/os:v3", "sha256:33"), state.LastFallback);
         Assert.Equal([install, upgrade, fallback], state.History);
         Assert.Empty(state.Warnings);
+        var text = NodeStateText.Render(state);
+        Assert.Contains("from registry.local/os:v3 to passive — active: no tries left", text, StringComparison.Ordinal);
+        Assert.Contains("failed image registry.local/os:v3", text, StringComparison.Ordinal);
     }
 
     [Fact]
