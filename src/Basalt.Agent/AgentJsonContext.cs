@@ -1,6 +1,8 @@
 using System.Text.Json.Serialization;
+using Basalt.Agent.Assessment;
 using Basalt.Agent.History;
 using Basalt.Agent.Slots;
+using Basalt.Agent.State;
 
 namespace Basalt.Agent;
 
@@ -11,6 +13,9 @@ namespace Basalt.Agent;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     MaxDepth = 32)]
 [JsonSerializable(typeof(SlotsDocument))]
+[JsonSerializable(typeof(NodeState))]
+[JsonSerializable(typeof(BootEntryListing))]
+[JsonSerializable(typeof(GoodBootResult))]
 public sealed partial class AgentJsonContext : JsonSerializerContext;
 
 /// <summary>One history record per line: the same naming as <see cref="AgentJsonContext"/>, never indented.</summary>

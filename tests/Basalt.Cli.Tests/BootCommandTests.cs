@@ -98,7 +98,7 @@ public sealed class BootCommandTests
         environment.Set(GrubEnvironmentKeys.ActiveTriesLeft, "1");
         environment.Save(path);
 
-        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "boot", "mark-good", "--grubenv", path);
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "boot", "mark-good", "--grubenv", path, "--node-root", directory.Path);
 
         Assert.Equal(0, run.ExitCode);
         var after = GrubEnvironment.Load(path);
@@ -110,7 +110,7 @@ public sealed class BootCommandTests
     {
         using var directory = new TempDirectory("grubenv");
 
-        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "boot", "mark-good", "--grubenv", directory.Combine("missing"));
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "boot", "mark-good", "--grubenv", directory.Combine("missing"), "--node-root", directory.Path);
 
         Assert.Equal(1, run.ExitCode);
         Assert.Contains(directory.Combine("missing"), run.Stderr);

@@ -25,27 +25,26 @@ public sealed class FileLifecycleHistory : ILifecycleHistory
         ArgumentNullException.ThrowIfNull(record);
         Validate(record);
         var line = JsonSerializer.Serialize(record, HistoryLineJsonContext.Default.LifecycleRecord);
-        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path)) ?? "/";
-        Directory.CreateDirectory(directory);
         var created = !File.Exists(Path);
         try
         {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path)) ?? "/");
             await using var stream = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 4096, useAsync: true);
             var prefix = await EndsTornAsync(stream, cancellationToken).ConfigureAwait(false) ? "\n" : string.Empty;
             stream.Seek(0, SeekOrigin.End);
             await stream.WriteAsync(Encoding.UTF8.GetBytes(prefix + line + "\n"), cancellationToken).ConfigureAwait(false);
             await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
             stream.Flush(flushToDisk: true);
+            await stream.DisposeAsync().ConfigureAwait(false);
+            if (created)
+            {
+                // The new file's directory entry must survive a power cut too.
+                Posix.SyncParent(Path);
+            }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or HostCallException)
         {
             throw new HistoryWriteException(Path, e);
-        }
-
-        if (created)
-        {
-            // The new file's directory entry must survive a power cut too.
-            Posix.SyncParent(Path);
         }
     }
 

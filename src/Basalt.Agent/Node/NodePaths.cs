@@ -53,6 +53,36 @@ public sealed record NodePaths
     /// <summary>What each slot holds (image reference, digest, build date), written with the image it describes.</summary>
     public string SlotsFile => Path.Combine(StateMount, "cOS", "slots.json");
 
+    /// <summary>Where the mounter writes the boot mode sentinels (<c>{active,passive,recovery}_mode</c>).</summary>
+    public string SentinelDirectory { get; init; } = "/run/cos";
+
+    /// <summary>The running kernel's command line (which image the menu booted).</summary>
+    public string KernelCommandLine { get; init; } = "/proc/cmdline";
+
+    /// <summary>The mount table, for the device behind each partition's mount point.</summary>
+    public string MountInfo { get; init; } = "/proc/self/mountinfo";
+
     /// <summary>Sentinel for hooks: the last upgrade's new image failed its boots and the node fell back.</summary>
-    public string UpgradeFailureSentinel => "/run/cos/upgrade_failure";
+    public string UpgradeFailureSentinel => Path.Combine(SentinelDirectory, "upgrade_failure");
+
+    /// <summary>
+    /// The same layout with every path under <paramref name="root"/> (a node tree prepared by tests, or a node's
+    /// mounts gathered under one directory).
+    /// </summary>
+    public static NodePaths Under(string root)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        var running = Running;
+        string Rooted(string path) => Path.Combine(Path.GetFullPath(root), path.TrimStart('/'));
+        return new NodePaths
+        {
+            StateMount = Rooted(running.StateMount),
+            RecoveryMount = Rooted(running.RecoveryMount),
+            OemMount = Rooted(running.OemMount),
+            PersistentMount = Rooted(running.PersistentMount),
+            SentinelDirectory = Rooted(running.SentinelDirectory),
+            KernelCommandLine = Rooted(running.KernelCommandLine),
+            MountInfo = Rooted(running.MountInfo),
+        };
+    }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Basalt.Agent.Assessment;
 using Basalt.Boot;
 using Basalt.Boot.CommandLine;
 using Basalt.Boot.Grub;
@@ -109,20 +110,14 @@ internal sealed class BootCommands : ICommandGroup
     private static Command MarkGood(CommandBinder binder)
     {
         var grubenv = new Option<string>("--grubenv") { Description = $"The GRUB environment block (default: {OemMountPoint}{GrubPaths.Environment})" };
-        var command = new Command("mark-good", "Record that this boot passed its health gate: the try counters reset") { grubenv };
-        binder.SetHandler(command, (context, _) =>
+        var nodeRoot = StateCommands.NodeRootOption();
+        var command = new Command("mark-good", "Record that this boot passed its health gate: fallbacks go into the history, the try counters reset") { grubenv, nodeRoot };
+        binder.SetHandler(command, async (context, ct) =>
         {
-            var path = context.GetValue(grubenv) ?? OemMountPoint + GrubPaths.Environment;
-            if (!File.Exists(path))
-            {
-                throw new GrubEnvironmentMissingException(path);
-            }
-
-            var environment = GrubEnvironment.Load(path);
-            BootAssessment.MarkGood(environment);
-            environment.Save(path);
-            context.Console.WriteText($"boot marked good in {path}");
-            return Task.FromResult(ExitCodes.Success);
+            var marker = new GoodBootMarker(StateCommands.Paths(context, nodeRoot)) { GrubEnvironmentPath = context.GetValue(grubenv) };
+            var result = await marker.MarkGoodAsync(ct).ConfigureAwait(false);
+            StateCommands.WriteMarkGood(context, result);
+            return ExitCodes.Success;
         });
         return command;
     }

@@ -113,14 +113,23 @@ internal sealed class DiskCommands : ICommandGroup
 
     internal static Command BootEntry(CommandBinder binder)
     {
-        var disk = new Option<string>("--disk") { Description = "A raw Basalt disk image (not in use by a VM)", Required = true, HelpName = "FILE" };
-        var select = new Option<string>("--select") { Description = "The entry the next boot uses, once: " + string.Join(", ", BootEntrySelector.Entries), Required = true, HelpName = "ENTRY" };
+        var disk = new Option<string?>("--disk") { Description = "A raw Basalt disk image (not in use by a VM); without it, this node's grubenv", HelpName = "FILE" };
+        var select = new Option<string?>("--select") { Description = "The entry the next boot uses, once: " + string.Join(", ", BootEntrySelector.Entries) + "; without it, list the entries", HelpName = "ENTRY" };
         select.AcceptOnlyFromAmong([.. BootEntrySelector.Entries]);
-        var command = new Command("bootentry", "Choose the boot entry of a disk's next boot (sets next_entry in its grubenv on COS_OEM, offline)") { disk, select };
+        var nodeRoot = StateCommands.NodeRootOption();
+        var command = new Command("bootentry", "Choose the entry of the next boot, once (next_entry in the grubenv on COS_OEM): this node's, or a disk's offline") { disk, select, nodeRoot };
         binder.SetHandler(command, async (context, ct) =>
         {
-            var path = Path.GetFullPath(context.GetValue(disk)!);
-            var environment = await new BootEntrySelector(new ToolRunner()).SelectNextAsync(path, context.GetValue(select)!, ct).ConfigureAwait(false);
+            if (context.GetValue(disk) is not { } diskPath)
+            {
+                return StateCommands.RunningBootEntry(context, StateCommands.Paths(context, nodeRoot), context.GetValue(select));
+            }
+
+            var path = Path.GetFullPath(diskPath);
+            var selector = new BootEntrySelector(new ToolRunner());
+            var environment = context.GetValue(select) is { } entry
+                ? await selector.SelectNextAsync(path, entry, ct).ConfigureAwait(false)
+                : await selector.ReadAsync(path, ct).ConfigureAwait(false);
             if (context.Console.IsJson)
             {
                 var variables = environment.Variables.ToDictionary(pair => pair.Key, pair => pair.Value, StringComparer.Ordinal);
@@ -128,7 +137,9 @@ internal sealed class DiskCommands : ICommandGroup
             }
             else
             {
-                context.Console.WriteText($"{path}: the next boot uses '{environment.Get(GrubEnvironmentKeys.NextEntry)}'");
+                context.Console.WriteText(environment.Get(GrubEnvironmentKeys.NextEntry) is { Length: > 0 } next
+                    ? $"{path}: the next boot uses '{next}'"
+                    : $"{path}: no one-shot entry; the next boot uses the default");
             }
 
             return ExitCodes.Success;
