@@ -79,6 +79,22 @@ public sealed class InstallPlannerTests
     }
 
     [Fact]
+    public void A_device_named_through_a_link_is_found_as_its_disk()
+    {
+        using var machine = new FakeMachine();
+        var vda = machine.AddDisk("vda", 10 * GiB);
+        var byId = Path.Combine(machine.Dev, "disk", "by-id");
+        Directory.CreateDirectory(byId);
+        var link = Path.Combine(byId, "virtio-serial123");
+        File.CreateSymbolicLink(link, vda);
+
+        var plan = machine.Planner.Plan(Request(link));
+
+        Assert.Equal(link, plan.Device);
+        Assert.Equal(10 * GiB, plan.DeviceBytes);
+    }
+
+    [Fact]
     public void A_missing_device_a_partition_and_no_device_at_all_are_typed_errors()
     {
         using var machine = new FakeMachine();
