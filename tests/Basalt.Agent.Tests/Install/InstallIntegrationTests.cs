@@ -210,5 +210,46 @@ public sealed class InstallIntegrationTests
         Assert.Equal(before, Hash(backing));
     }
 
+    [Fact]
+    public async Task An_image_source_is_unpacked_then_refused_before_writing_when_the_device_is_too_small()
+    {
+        RequireTools();
+        using var temp = new TempDirectory("install-image-small");
+        var tree = Tree(temp);
+        var backing = SparseDisk(temp, "small.raw", 192 * MiB);
+        var before = Scribble(backing, 192 * MiB);
+        var noMounts = temp.Combine("mountinfo");
+        File.WriteAllText(noMounts, string.Empty);
+        var runner = new NoRebootRunner();
+        var unpacked = new List<string>();
+        ImageUnpacker unpack = async (image, target, cancellationToken) =>
+        {
+            unpacked.Add(image.ToString());
+            Directory.CreateDirectory(target);
+            await runner.RunAsync(new ToolInvocation("cp", ["-a", tree + "/.", target]), cancellationToken);
+        };
+        await using (var loop = await LoopDevice.AttachAsync(runner, backing))
+        {
+            var plan = Planner(noMounts).Plan(new InstallRequest
+            {
+                Device = loop.Device,
+                Source = "oci:registry.local/os:v1",
+                Config = new CloudConfig { Install = new InstallConfig { Reboot = true } },
+                WorkDirectory = temp.Combine("work"),
+            });
+            Assert.Null(plan.Disk);
+            var executor = new InstallExecutor(runner, new LifecycleStages(new StageRunner(runner), []), path => new FileLifecycleHistory(path), unpack);
+
+            var error = await Assert.ThrowsAsync<InstallDeviceTooSmallException>(() => executor.ExecuteAsync(plan));
+
+            Assert.True(error.RequiredBytes > 192 * MiB);
+        }
+
+        Assert.Equal(["oci:registry.local/os:v1"], unpacked);
+        Assert.Empty(runner.PowerCalls);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp.Combine("work")));
+        Assert.Equal(before, Hash(backing));
+    }
+
     private static string ByteSizeText(long bytes) => Disk.ByteSize.Format(bytes);
 }
