@@ -222,7 +222,7 @@ public sealed record InstallPlan
 
             json.WriteEndArray();
             json.WriteStartObject("source");
-            json.WriteString("kind", Source.Kind.ToString());
+            json.WriteString("kind", Source.Kind.ToString().ToLowerInvariant());
             json.WriteString("text", Source.Text);
             json.WriteEndObject();
             json.WriteString("seed", Seed);
