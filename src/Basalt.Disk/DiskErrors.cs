@@ -169,3 +169,21 @@ public sealed class MountException : DiskException
     public string StandardError { get; }
     public override string Kind => "mount-failed";
 }
+
+/// <summary>A partition was given a size smaller than its contents need. Raised before anything is written.</summary>
+public sealed class PartitionTooSmallException : DiskException
+{
+    public PartitionTooSmallException(string label, long requestedBytes, long neededBytes)
+        : base($"partition {label} was given {ByteSize.Format(requestedBytes)} but its contents need at least {ByteSize.Format(neededBytes)} ({neededBytes} bytes)",
+               $"give {label} at least {ByteSize.FormatMebibytes(neededBytes)}, or leave its size out to get what it needs")
+    {
+        Label = label;
+        RequestedBytes = requestedBytes;
+        NeededBytes = neededBytes;
+    }
+
+    public string Label { get; }
+    public long RequestedBytes { get; }
+    public long NeededBytes { get; }
+    public override string Kind => "partition-too-small";
+}

@@ -59,7 +59,7 @@ public sealed class DiskArtifactBuilder
             }
         }
 
-        DiskSpace.EnsureAvailable(Path.GetDirectoryName(plan.OutputPath) ?? "/", plan.RequiredFreeBytes);
+        DiskSpace.EnsureAvailable(plan.Options.WorkDirectory ?? Path.GetDirectoryName(plan.OutputPath) ?? "/", plan.RequiredFreeBytes);
     }
 
     public async Task<DiskArtifactResult> BuildAsync(DiskArtifactPlan plan, CancellationToken cancellationToken = default)
@@ -68,12 +68,17 @@ public sealed class DiskArtifactBuilder
         var stopwatch = Stopwatch.StartNew();
         Preflight(plan);
 
-        var work = WorkDirectoryFor(plan.OutputPath);
+        var work = plan.Options.WorkDirectory is { } workRoot
+            ? Path.Combine(Path.GetFullPath(workRoot), $".basalt-disk.work-{Environment.ProcessId}-{Guid.NewGuid():N}")
+            : WorkDirectoryFor(plan.OutputPath);
         Directory.CreateDirectory(work);
         try
         {
             var recoveryBytes = await MakeContentsAsync(plan, work, cancellationToken).ConfigureAwait(false);
             var layout = plan.Layout;
+            var extras = layout.Partitions
+                .Where(partition => !KairosLayout.StandardLabels.Contains(partition.Label, StringComparer.Ordinal) && partition.Spec.FileSystem == FileSystemKind.Ext4)
+                .Select(partition => PartitionSource.FormatExt4(partition.Label));
             var diskPlan = DiskPlan.Create(
                 layout,
                 [
@@ -81,7 +86,8 @@ public sealed class DiskArtifactBuilder
                     PartitionSource.FormatExt4(KairosLayout.OemLabel, Path.Combine(work, "oem")),
                     PartitionSource.FormatExt4(KairosLayout.RecoveryLabel, Path.Combine(work, "recovery")),
                     PartitionSource.FormatExt4(KairosLayout.StateLabel, Path.Combine(work, "state")),
-                    PartitionSource.FormatExt4(KairosLayout.PersistentLabel),
+                    PartitionSource.FormatExt4(KairosLayout.PersistentLabel, plan.Options.PersistentContentDirectory),
+                    .. extras,
                 ],
                 plan.OutputPath,
                 plan.Options.Format) with { Timestamp = plan.Options.Timestamp };

@@ -3,6 +3,7 @@ using System.Text;
 using Basalt.Boot.Grub;
 using Basalt.Disk;
 using Basalt.Disk.Assembly;
+using Basalt.Disk.Devices;
 using Basalt.Disk.FileSystems;
 using Basalt.Disk.Gpt;
 using Basalt.Disk.Layout;
@@ -45,6 +46,15 @@ public sealed record DiskArtifactOptions
 
     /// <summary>Extra room in the active/passive images, as a percentage of the tree.</summary>
     public int ImageHeadroomPercent { get; init; } = 10;
+
+    /// <summary>Requested partition sizes and extra partitions (an install's <c>install.partitions</c>); default: what the contents need.</summary>
+    public KairosPartitionSettings Partitions { get; init; } = KairosPartitionSettings.Default;
+
+    /// <summary>Where the images are made before assembly; null: a hidden directory beside the output (not possible for a block device).</summary>
+    public string? WorkDirectory { get; init; }
+
+    /// <summary>A directory whose contents fill COS_PERSISTENT (e.g. the lifecycle history of an install); null: empty.</summary>
+    public string? PersistentContentDirectory { get; init; }
 }
 
 /// <summary>One image file made in the work directory before the disk is assembled.</summary>
@@ -146,7 +156,7 @@ public sealed record DiskArtifactPlan
         KairosLayout.OemLabel => Options.CloudConfigPath is null ? GrubPaths.Environment : $"{GrubPaths.Environment}, /{CloudConfigName}",
         KairosLayout.RecoveryLabel => $"/cOS/recovery.squashfs, {GrubPaths.MenuConfig}",
         KairosLayout.StateLabel => $"/cOS/active.img, /cOS/passive.img, {GrubPaths.MenuConfig}",
-        KairosLayout.PersistentLabel => "empty",
+        KairosLayout.PersistentLabel => Options.PersistentContentDirectory is { } content ? $"from {content}" : "empty",
         _ => string.Empty,
     };
 }
@@ -192,6 +202,17 @@ public static class DiskArtifactPlanner
             throw new InvalidDiskOutputException(output, "its directory does not exist");
         }
 
+        var onDevice = BlockDevice.IsBlockDevice(output);
+        if (onDevice && options.Format != DiskImageFormat.Raw)
+        {
+            throw new InvalidDiskOutputException(output, "it is a block device, which is written raw only");
+        }
+
+        if (onDevice && options.WorkDirectory is null)
+        {
+            throw new InvalidDiskOutputException(output, "it is a block device and no work directory was given for the images");
+        }
+
         long cloudConfigBytes = 0;
         if (options.CloudConfigPath is { } cloudConfig)
         {
@@ -213,7 +234,7 @@ public static class DiskArtifactPlanner
             EfiContentBytes = EfiContentAllowance,
             OemContentBytes = GrubEnvironment.DefaultSize + cloudConfigBytes,
         };
-        var layout = KairosLayout.Create(inputs, options.Seed).Resolve(options.SizeBytes);
+        var layout = KairosLayout.Create(inputs, options.Seed, options.Partitions).Resolve(options.SizeBytes);
 
         var menu = GrubMenu.Create(options.Menu);
         var seed = options.Seed;
@@ -229,7 +250,10 @@ public static class DiskArtifactPlanner
         // The disk holds the same data again (COS_STATE and COS_RECOVERY copy the work images) plus filesystem metadata.
         var diskData = workBytes + layout.Partitions.Sum(partition => Ext4Sizing.JournalBytes(partition.SizeBytes) + (partition.SizeBytes / 100));
         var disk = options.Format == DiskImageFormat.Qcow2 ? 2 * diskData : diskData;
-        var required = workBytes + disk + ((workBytes + disk) / 100) + (64 * ByteSize.MiB);
+        // A block device is written in place: only the work files need room on a filesystem.
+        var required = onDevice
+            ? workBytes + (workBytes / 100) + (64 * ByteSize.MiB)
+            : workBytes + disk + ((workBytes + disk) / 100) + (64 * ByteSize.MiB);
 
         return new DiskArtifactPlan
         {

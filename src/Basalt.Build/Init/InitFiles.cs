@@ -24,6 +24,7 @@ public static class InitFiles
     public const string BootCompleteUnit = "basalt-boot-complete.service";
     public const string ReconcileTimer = "basalt-reconcile.timer";
     public const string ReconcileService = "basalt-reconcile.service";
+    public const string ResetUnit = "basalt-reset.service";
 
     /// <summary>The cloud-config stages run by systemd once the system is up (rootfs and initramfs run in the initramfs).</summary>
     public static readonly IReadOnlyList<string> SystemdStages = ["fs", "boot", "network"];
@@ -122,6 +123,34 @@ public static class InitFiles
 
             [Install]
             WantedBy={wantedBy}
+
+            """;
+    }
+
+    /// <summary>
+    /// Runs <c>basalt reset --unattended</c> when recovery was booted through the <c>statereset</c> menu entry, which adds
+    /// <see cref="GrubMenuOptions.ResetArguments"/> to the kernel command line; the node then reboots into the fresh active
+    /// image. In any other boot the conditions leave it inactive.
+    /// </summary>
+    public static string ResetService()
+    {
+        var argument = GrubMenuOptions.Default.ResetArguments[0];
+        return $"""
+            [Unit]
+            Description=Basalt: reset the node from recovery (statereset boot entry)
+            ConditionKernelCommandLine={argument}
+            ConditionPathExists=/run/cos/recovery_mode
+            ConditionFileIsExecutable={BasaltBinaryPath}
+            After=local-fs.target {StageUnitName("boot")}
+            Before=getty.target
+
+            [Service]
+            Type=oneshot
+            ExecStart={BasaltBinaryPath} reset --unattended --reboot
+            StandardOutput=journal
+
+            [Install]
+            WantedBy=multi-user.target
 
             """;
     }

@@ -166,6 +166,7 @@ public sealed class InitPlanner
             new PlannedFile($"{InitFiles.UnitDirectory}/{InitFiles.StageUnitName(stage)}", InitFiles.StageService(stage), Regular)));
         files.Add(new($"{InitFiles.UnitDirectory}/{InitFiles.ReconcileService}", InitFiles.ReconcileServiceUnit(), Regular));
         files.Add(new($"{InitFiles.UnitDirectory}/{InitFiles.ReconcileTimer}", InitFiles.ReconcileTimerUnit(), Regular));
+        files.Add(new($"{InitFiles.UnitDirectory}/{InitFiles.ResetUnit}", InitFiles.ResetService(), Regular));
         files.Add(new(InitFiles.InitramfsHookPath, InitFiles.InitramfsHook(), Executable));
         files.Add(new(InitFiles.InitramfsScriptPath, InitFiles.InitramfsBootScript(), Regular));
         files.Add(new(InitFiles.InitramfsModulesPath, InitFiles.InitramfsModulesFile(), Regular));
@@ -184,6 +185,7 @@ public sealed class InitPlanner
         units.Add(InitFiles.BootCompleteUnit);
         units.AddRange(InitFiles.SystemdStages.Select(InitFiles.StageUnitName));
         units.Add(InitFiles.ReconcileTimer);
+        units.Add(InitFiles.ResetUnit);
 
         return new InitPlan
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Basalt.Disk.Devices;
 using Basalt.Disk.FileSystems;
 using Basalt.Disk.Gpt;
 using Basalt.Platform;
@@ -10,6 +11,9 @@ namespace Basalt.Disk.Assembly;
 /// a temporary file beside the output gets the GPT, every image copied sparsely at its partition offset
 /// and every in-place ext4 made with <c>mkfs.ext4 -E offset=</c>; it is flushed and renamed into place
 /// (converted by <c>qemu-img</c> first for qcow2). Tools and free space are checked before the first byte.
+/// When the output is a block device (an install target) it is written in place: it must be exactly the
+/// layout's size, images are copied densely (the device holds old data where a sparse copy would skip) and
+/// nothing is renamed.
 /// </summary>
 public sealed class DiskAssembler
 {
@@ -53,11 +57,17 @@ public sealed class DiskAssembler
         Preflight(plan);
 
         var output = plan.OutputPath;
+        if (BlockDevice.IsBlockDevice(output))
+        {
+            await WriteRawAsync(plan, output, onDevice: true, cancellationToken).ConfigureAwait(false);
+            return new DiskAssemblyResult(output, plan.Format, plan.Layout.DiskBytes, plan.DataBytes, stopwatch.Elapsed);
+        }
+
         var raw = AtomicFile.TemporarySibling(output);
         string? converted = null;
         try
         {
-            await WriteRawAsync(plan, raw, cancellationToken).ConfigureAwait(false);
+            await WriteRawAsync(plan, raw, onDevice: false, cancellationToken).ConfigureAwait(false);
             if (plan.Format == DiskImageFormat.Qcow2)
             {
                 converted = AtomicFile.TemporarySibling(output);
@@ -118,6 +128,22 @@ public sealed class DiskAssembler
             }
         }
 
+        if (BlockDevice.IsBlockDevice(plan.OutputPath))
+        {
+            if (plan.Format != DiskImageFormat.Raw)
+            {
+                throw new InvalidLayoutException($"{plan.OutputPath} is a block device; it can only be written raw");
+            }
+
+            var deviceBytes = BlockDevice.SizeBytes(plan.OutputPath);
+            if (deviceBytes != plan.Layout.DiskBytes)
+            {
+                throw new InvalidLayoutException($"the layout is for a disk of {plan.Layout.DiskBytes} bytes but the device {plan.OutputPath} has {deviceBytes}");
+            }
+
+            return;
+        }
+
         var directoryOfOutput = Path.GetDirectoryName(plan.OutputPath) ?? "/";
         if (!Directory.Exists(directoryOfOutput))
         {
@@ -127,17 +153,21 @@ public sealed class DiskAssembler
         DiskSpace.EnsureAvailable(directoryOfOutput, plan.RequiredFreeBytes);
     }
 
-    private async Task WriteRawAsync(DiskPlan plan, string raw, CancellationToken cancellationToken)
+    private async Task WriteRawAsync(DiskPlan plan, string raw, bool onDevice, CancellationToken cancellationToken)
     {
-        using (var disk = File.OpenHandle(raw, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read))
+        using (var disk = File.OpenHandle(raw, onDevice ? FileMode.Open : FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read))
         {
-            RandomAccess.SetLength(disk, plan.Layout.DiskBytes);
+            if (!onDevice)
+            {
+                RandomAccess.SetLength(disk, plan.Layout.DiskBytes);
+            }
+
             GptWriter.WriteTo(disk, plan.Layout.ToGpt());
             foreach (var partition in plan.Partitions)
             {
                 if (partition.Source is { Kind: PartitionContentKind.Image, ImagePath: { } image })
                 {
-                    SparseCopy.Copy(image, disk, partition.Placement.OffsetBytes, cancellationToken);
+                    SparseCopy.Copy(image, disk, partition.Placement.OffsetBytes, skipZeroBlocks: !onDevice, cancellationToken);
                 }
             }
         }

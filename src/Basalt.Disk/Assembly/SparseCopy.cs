@@ -13,7 +13,14 @@ public static class SparseCopy
     private const int ChunkSize = 1024 * 1024;
 
     /// <summary>Copies <paramref name="source"/> to <paramref name="destinationOffset"/>; returns the bytes actually written.</summary>
-    public static long Copy(string source, SafeFileHandle destination, long destinationOffset, CancellationToken cancellationToken = default)
+    public static long Copy(string source, SafeFileHandle destination, long destinationOffset, CancellationToken cancellationToken = default) =>
+        Copy(source, destination, destinationOffset, skipZeroBlocks: true, cancellationToken);
+
+    /// <summary>
+    /// Copies <paramref name="source"/> to <paramref name="destinationOffset"/>; with <paramref name="skipZeroBlocks"/> false
+    /// every block is written (a destination such as a disk that does not read as zeros). Returns the bytes written.
+    /// </summary>
+    public static long Copy(string source, SafeFileHandle destination, long destinationOffset, bool skipZeroBlocks, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(source);
         ArgumentNullException.ThrowIfNull(destination);
@@ -32,7 +39,16 @@ public static class SparseCopy
                 break;
             }
 
-            written += WriteNonZeroRuns(destination, buffer.AsSpan(0, read), destinationOffset + position);
+            if (skipZeroBlocks)
+            {
+                written += WriteNonZeroRuns(destination, buffer.AsSpan(0, read), destinationOffset + position);
+            }
+            else
+            {
+                RandomAccess.Write(destination, buffer.AsSpan(0, read), destinationOffset + position);
+                written += read;
+            }
+
             position += read;
         }
 

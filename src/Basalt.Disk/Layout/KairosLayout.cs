@@ -86,22 +86,69 @@ public static class KairosLayout
         return Math.Max(policy.OemMinimumBytes, Ext4Sizing.CapacityFor(inputs.OemContentBytes));
     }
 
+    /// <summary>The labels of the partitions every Basalt disk has, in disk order.</summary>
+    public static IReadOnlyList<string> StandardLabels { get; } = [GrubLabel, OemLabel, RecoveryLabel, StateLabel, PersistentLabel];
+
     /// <summary>The default layout for these images; every GUID derives from <paramref name="seed"/>.</summary>
-    public static DiskLayout Create(KairosSizingInputs inputs, string seed, KairosSizingPolicy? policy = null)
+    public static DiskLayout Create(KairosSizingInputs inputs, string seed, KairosSizingPolicy? policy = null) =>
+        Create(inputs, seed, KairosPartitionSettings.Default, policy);
+
+    /// <summary>
+    /// The layout for these images with the sizes and extra partitions a user asked for (<c>install.partitions</c>,
+    /// <c>install.extra-partitions</c>). A requested size below what the contents need is refused with
+    /// <see cref="PartitionTooSmallException"/>; COS_PERSISTENT fills the disk unless it is given a size.
+    /// </summary>
+    public static DiskLayout Create(KairosSizingInputs inputs, string seed, KairosPartitionSettings settings, KairosSizingPolicy? policy = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(seed);
+        ArgumentNullException.ThrowIfNull(settings);
         ArgumentOutOfRangeException.ThrowIfNegative(inputs.ActiveImageBytes);
         ArgumentOutOfRangeException.ThrowIfNegative(inputs.RecoveryImageBytes);
         policy ??= KairosSizingPolicy.Default;
-        return new DiskLayout(seed,
-        [
-            new PartitionSpec(GrubLabel, FileSystemKind.Vfat, PartitionSize.Fixed(EfiBytes(inputs, policy)), PartitionTypes.EfiSystem),
-            new PartitionSpec(OemLabel, FileSystemKind.Ext4, PartitionSize.Fixed(OemBytes(inputs, policy)), PartitionTypes.LinuxFilesystem),
-            new PartitionSpec(RecoveryLabel, FileSystemKind.Ext4, PartitionSize.Fixed(RecoveryBytes(inputs, policy)), PartitionTypes.LinuxFilesystem),
-            new PartitionSpec(StateLabel, FileSystemKind.Ext4, PartitionSize.Fixed(StateBytes(inputs, policy)), PartitionTypes.LinuxFilesystem),
-            new PartitionSpec(PersistentLabel, FileSystemKind.Ext4, PartitionSize.FillRest(policy.PersistentMinimumBytes), PartitionTypes.LinuxFilesystem),
-        ]);
+        foreach (var label in settings.Sizes.Keys.Where(label => !StandardLabels.Contains(label, StringComparer.Ordinal)))
+        {
+            throw new InvalidLayoutException($"a size is given for '{label}', which is not one of {string.Join(", ", StandardLabels)}");
+        }
+
+        PartitionSize SizeOf(string label, long needed)
+        {
+            if (!settings.Sizes.TryGetValue(label, out var requested))
+            {
+                return PartitionSize.Fixed(needed);
+            }
+
+            return requested >= needed ? PartitionSize.Fixed(requested) : throw new PartitionTooSmallException(label, requested, needed);
+        }
+
+        var persistent = settings.Sizes.ContainsKey(PersistentLabel)
+            ? SizeOf(PersistentLabel, policy.PersistentMinimumBytes)
+            : PartitionSize.FillRest(policy.PersistentMinimumBytes);
+        var partitions = new List<PartitionSpec>
+        {
+            new(GrubLabel, FileSystemKind.Vfat, SizeOf(GrubLabel, EfiBytes(inputs, policy)), PartitionTypes.EfiSystem),
+            new(OemLabel, FileSystemKind.Ext4, SizeOf(OemLabel, OemBytes(inputs, policy)), PartitionTypes.LinuxFilesystem),
+            new(RecoveryLabel, FileSystemKind.Ext4, SizeOf(RecoveryLabel, RecoveryBytes(inputs, policy)), PartitionTypes.LinuxFilesystem),
+            new(StateLabel, FileSystemKind.Ext4, SizeOf(StateLabel, StateBytes(inputs, policy)), PartitionTypes.LinuxFilesystem),
+            new(PersistentLabel, FileSystemKind.Ext4, persistent, PartitionTypes.LinuxFilesystem),
+        };
+        foreach (var extra in settings.Extra)
+        {
+            if (StandardLabels.Contains(extra.Label, StringComparer.Ordinal))
+            {
+                throw new InvalidLayoutException($"the extra partition '{extra.Label}' has the name of a Basalt partition");
+            }
+
+            var size = extra.SizeBytes is { } bytes ? PartitionSize.Fixed(bytes) : PartitionSize.FillRest(ByteSize.MiB);
+            partitions.Add(new PartitionSpec(extra.Label, extra.FileSystem, size, PartitionTypes.LinuxFilesystem) { FileSystemLabel = extra.FileSystemLabel });
+        }
+
+        if (partitions.Count(partition => partition.Size.Fill) > 1)
+        {
+            throw new InvalidLayoutException("both COS_PERSISTENT and an extra partition take the rest of the disk; give COS_PERSISTENT a size (install.partitions.persistent.size) or the extra partition a size");
+        }
+
+        return new DiskLayout(seed, partitions);
     }
 
     private static long ImagePartitionBytes(long imageBytes, int slots, KairosSizingPolicy policy)
@@ -110,4 +157,22 @@ public static class KairosLayout
         var headroom = Math.Max(policy.HeadroomMinimumBytes, images * policy.HeadroomPercent / 100);
         return Ext4Sizing.CapacityFor(ByteSize.AlignUp(images, Ext4Sizing.BlockSize) + headroom);
     }
+}
+
+/// <summary>An extra partition placed after COS_PERSISTENT (<c>install.extra-partitions</c>).</summary>
+/// <param name="Label">GPT partition name.</param>
+/// <param name="FileSystem">What it is formatted with.</param>
+/// <param name="SizeBytes">Its size; null: the rest of the disk (then COS_PERSISTENT needs a size).</param>
+/// <param name="FileSystemLabel">The filesystem label; null: <paramref name="Label"/>.</param>
+public sealed record ExtraPartition(string Label, FileSystemKind FileSystem, long? SizeBytes, string? FileSystemLabel = null);
+
+/// <summary>What a user asked of the layout: sizes of the Basalt partitions by label, and extra partitions.</summary>
+public sealed record KairosPartitionSettings
+{
+    public static KairosPartitionSettings Default { get; } = new();
+
+    /// <summary>Requested sizes by GPT label (COS_OEM, COS_STATE…); a label not here gets what its contents need.</summary>
+    public IReadOnlyDictionary<string, long> Sizes { get; init; } = new Dictionary<string, long>(StringComparer.Ordinal);
+
+    public IReadOnlyList<ExtraPartition> Extra { get; init; } = [];
 }
