@@ -85,6 +85,13 @@ public sealed class ResetExecutor
                 await FormatAsync(plan.OemDevice!, KairosLayout.OemLabel, oemContent, cancellationToken).ConfigureAwait(false);
             }
 
+            if (plan.GrubEnvironment is { } grubenv && File.Exists(grubenv))
+            {
+                var environment = Basalt.Boot.Grub.GrubEnvironment.Load(grubenv);
+                BootAssessment.MarkGood(environment);
+                environment.Save(grubenv);
+            }
+
             await RecordAsync(plan, work, cancellationToken).ConfigureAwait(false);
             while (mounts.Count > 0)
             {

@@ -81,6 +81,12 @@ public sealed record ResetPlan
 
     public required bool ResetOem { get; init; }
 
+    /// <summary>
+    /// The node's grubenv, whose try counters the reset clears when COS_OEM is kept: a slot that ran out of tries
+    /// before the reset would otherwise still be skipped by the menu, and the node would boot recovery again.
+    /// </summary>
+    public string? GrubEnvironment { get; init; }
+
     public required IReadOnlyList<(string Stage, int Steps)> Stages { get; init; }
 
     public required PowerAction After { get; init; }
@@ -222,6 +228,7 @@ public static class ResetPlanner
             OemDevice = oem,
             ResetPersistent = resetPersistent,
             ResetOem = resetOem,
+            GrubEnvironment = resetOem ? null : paths.GrubEnvironment,
             Stages = [.. ResetStages.Select(stage => (stage, LifecycleStages.CountSteps(request.StageSources, stage)))],
             After = after,
             WorkDirectory = Path.GetFullPath(request.WorkDirectory),

@@ -38,7 +38,13 @@ public sealed class ResetIntegrationTests
         await state.RemoveAsync("/cOS/active.img");
         var persistentBefore = OfflineExt4Partition.Open(runner, disk, KairosLayout.PersistentLabel);
         await persistentBefore.WriteFileAsync("/user-data", "precious\n"u8.ToArray());
-        var paths = new NodePaths { RecoveryMount = temp.Combine("recovery") };
+        var paths = new NodePaths { RecoveryMount = temp.Combine("recovery"), OemMount = temp.Combine("oem") };
+        Directory.CreateDirectory(paths.OemMount);
+        var exhausted = Boot.Grub.GrubEnvironment.Create();
+        exhausted.Set(Boot.Grub.GrubEnvironmentKeys.ActiveTriesLeft, "0");
+        exhausted.Set(Boot.Grub.GrubEnvironmentKeys.PassiveTriesLeft, "0");
+        exhausted.Set(Boot.Grub.GrubEnvironmentKeys.FallbackReason, "passive: no tries left");
+        exhausted.Save(paths.GrubEnvironment);
         Directory.CreateDirectory(Path.GetDirectoryName(paths.RecoverySquashfs)!);
         var squashfs = await OfflineExt4Partition.Open(runner, disk, KairosLayout.RecoveryLabel).ReadFileAsync("/cOS/recovery.squashfs");
         await File.WriteAllBytesAsync(paths.RecoverySquashfs, squashfs!);
@@ -68,6 +74,11 @@ public sealed class ResetIntegrationTests
             Assert.True(result.PersistentFormatted);
             Assert.Equal(["reboot"], Assert.Single(runner.PowerCalls).Arguments);
         }
+
+        var counters = Boot.Grub.GrubEnvironment.Load(paths.GrubEnvironment);
+        Assert.Null(counters.Get(Boot.Grub.GrubEnvironmentKeys.ActiveTriesLeft));
+        Assert.Null(counters.Get(Boot.Grub.GrubEnvironmentKeys.PassiveTriesLeft));
+        Assert.Null(counters.Get(Boot.Grub.GrubEnvironmentKeys.FallbackReason));
 
         state = OfflineExt4Partition.Open(runner, disk, KairosLayout.StateLabel);
         Assert.True(await state.ExistsAsync("/cOS/active.img"));
