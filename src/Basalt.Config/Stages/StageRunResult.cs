@@ -19,6 +19,11 @@ public sealed record StageRunOptions
     public string? Hostname { get; init; }
     /// <summary>What <c>{{ .Values.… }}</c> reads, over the built-in facts.</summary>
     public JsonObject? Values { get; init; }
+    /// <summary>
+    /// Where sysctl values are applied to the running kernel. Null: <c>/proc/sys</c> when <see cref="Root"/> is "/",
+    /// nowhere otherwise (a root that is not running has no kernel to apply to).
+    /// </summary>
+    public string? KernelParameterDirectory { get; init; }
     /// <summary>The clock for shadow change dates.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 }

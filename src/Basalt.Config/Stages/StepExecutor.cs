@@ -422,10 +422,33 @@ internal sealed partial class StepExecutor(StepContext context, StageStep step)
         }
 
         WriteText(SysctlFile, string.Concat(values.Select(kv => $"{kv.Key} = {kv.Value}\n")), RootFiles.FileDefault);
-        if (context.IsHostRoot && !DryRun)
+        var kernel = context.Options.KernelParameterDirectory ?? (context.IsHostRoot ? "/proc/sys" : null);
+        if (kernel is null || DryRun)
         {
-            Record($"apply {SysctlFile} to the running kernel");
-            await context.Tools.RunAsync(new ToolInvocation("sysctl", ["-p", SysctlFile]) { Package = "procps" }, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // Written straight to /proc/sys, as sysctl(8) does: minimal images have no procps. One unknown key does
+        // not keep the others from the running kernel.
+        var unknown = new List<string>();
+        foreach (var (key, value) in step.Sysctl)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var parameter = key.Contains('/', StringComparison.Ordinal) ? key.Trim('/') : key.Replace('.', '/');
+            var path = Path.Combine(kernel, parameter);
+            if (parameter.Split('/').Any(part => part is "" or "." or "..") || !File.Exists(path))
+            {
+                unknown.Add(key);
+                continue;
+            }
+
+            Record($"apply {key} = {value} to the running kernel");
+            await File.WriteAllTextAsync(path, value, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (unknown.Count > 0)
+        {
+            throw new FileNotFoundException($"the running kernel has no parameter {string.Join(", ", unknown.Select(key => $"'{key}'"))} (nothing under {kernel}); it stays in {SysctlFile} only");
         }
     }
 

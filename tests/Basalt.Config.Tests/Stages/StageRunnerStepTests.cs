@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Net;
 using System.Text;
 using Basalt.Config.Stages;
+using Basalt.Testing;
 
 namespace Basalt.Config.Tests.Stages;
 
@@ -192,6 +193,28 @@ public sealed class StageRunnerStepTests
         Assert.Equal("vm.swappiness = 5\nnet.ipv4.ip_forward = 1\n", h.Read("/etc/sysctl.d/90-basalt.conf"));
         Assert.Equal("br_netfilter\nnvidia\n", h.Read("/etc/modules-load.d/basalt.conf"));
         Assert.Equal("options nvidia NVreg_X=1\n", h.Read("/etc/modprobe.d/basalt.conf"));
+        Assert.Empty(h.Tools.Calls);
+    }
+
+    [Fact]
+    public async Task Sysctl_values_reach_the_running_kernel_through_proc_sys_without_procps()
+    {
+        using var h = new StageHarness();
+        using var kernel = new TempDirectory("proc-sys");
+        Directory.CreateDirectory(kernel.Combine("vm"));
+        File.WriteAllText(kernel.Combine("vm", "swappiness"), "60\n");
+        Directory.CreateDirectory(kernel.Combine("net", "ipv4"));
+        File.WriteAllText(kernel.Combine("net", "ipv4", "ip_forward"), "0\n");
+
+        var result = await h.RunStagesAsync(
+            "boot",
+            """{"boot": [{"sysctl": {"vm.swappiness": "17", "net/ipv4/ip_forward": "1", "no.such.key": "1"}}]}""",
+            h.Options() with { KernelParameterDirectory = kernel.Path });
+
+        Assert.Equal("17", File.ReadAllText(kernel.Combine("vm", "swappiness")));
+        Assert.Equal("1", File.ReadAllText(kernel.Combine("net", "ipv4", "ip_forward")));
+        Assert.Contains("'no.such.key'", Assert.Single(result.Steps[0].Errors), StringComparison.Ordinal);
+        Assert.Contains("vm.swappiness = 17\n", h.Read("/etc/sysctl.d/90-basalt.conf"), StringComparison.Ordinal);
         Assert.Empty(h.Tools.Calls);
     }
 
