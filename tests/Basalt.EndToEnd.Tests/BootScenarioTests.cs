@@ -101,6 +101,26 @@ public sealed class BootScenarioTests : IDisposable
         Assert.Contains("/cOS/active.img not found", guest.Machine.Console, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_active_image_whose_init_fails_uses_up_its_tries_then_the_node_boots_passive_and_says_why()
+    {
+        var disk = await _os.CopyDiskAsync(_temp.Path);
+        var broken = await BrokenImage.BuildAsync(_os.RootDirectory, _temp.Combine("broken"), _os.Runner);
+        var state = OfflineExt4Partition.Open(_os.Runner, disk, KairosLayout.StateLabel);
+        await state.WriteFileAsync("/cOS/active.img", await File.ReadAllBytesAsync(broken));
+        await new BootEntrySelector(_os.Runner).EditAsync(disk, environment => BootAssessment.Arm(environment, tries: 1));
+
+        await using var guest = await BootedDisk.BootAsync(disk, _temp.Combine("vm"), _os.Runner, failFast: false);
+
+        Assert.Contains("Attempted to kill init", guest.Machine.Console, StringComparison.Ordinal);
+        await ExpectRootImageAsync(guest, "/cOS/passive.img", KairosLayout.PassiveImageLabel, "passive");
+        await guest.CheckAsync("systemctl start basalt-boot-complete.service", "the passive boot passes its health gate and is marked good");
+        await guest.ExpectOutputAsync("basalt state", "active: no tries left", "basalt state names the failed slot and why it was left");
+        await guest.ExpectOutputAsync("basalt state --output json", "\"fallback\"", "the fallback is in the node's history");
+        await guest.CheckAsync("test -e /run/cos/upgrade_failure", "hooks get the upgrade_failure sentinel");
+        await guest.ExpectOutputAsync("grep -a basalt_active_tries= /oem/grubenv", "basalt_active_tries=0", "the failed active stays out of the menu's way");
+    }
+
     /// <summary>A node's cloud-config on COS_OEM, in Kairos's format, touching one step type per line it checks.</summary>
     private const string NodeCloudConfig = """
         #cloud-config
