@@ -52,16 +52,17 @@ internal sealed class UpgradeCommands : ICommandGroup
         };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the preflight plan and its checks; change nothing" };
         var tries = new Option<int?>("--boot-tries") { Description = "Boots the new image gets before the node falls back (default: upgrade.boot_tries, else 3)", HelpName = "N" };
+        var nodeRoot = StateCommands.NodeRootOption();
         var command = new Command("upgrade", "Upgrade the active system (A/B): the new image becomes active, the current one passive, boot counting armed")
         {
-            source, dryRun, tries,
+            source, dryRun, tries, nodeRoot,
         };
         binder.SetHandler(command, async (context, ct) =>
         {
             var settings = await ReadSettingsAsync(ct).ConfigureAwait(false);
             var sourceText = context.GetValue(source) ?? settings.Source ?? throw new UpgradeSourceMissingException();
             var request = new UpgradeRequest(sourceText, context.GetValue(tries) ?? settings.BootTries) { Platform = CommandInputs.Platform(context.Settings) };
-            var paths = NodePaths.Running;
+            var paths = StateCommands.Paths(context, nodeRoot);
             var runner = new ToolRunner();
             using var registry = new RegistryClient(new RegistryOptions { InsecureRegistries = InsecureRegistries(context.Settings, settings, sourceText) });
             var service = new UpgradeService(
