@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using Basalt.Config.Collection;
 using Basalt.Config.Stages;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -5,7 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Basalt.Agent.Install;
 
 /// <summary>
-/// Runs the lifecycle stages of the node's cloud-config around an install or reset. As in Kairos, a failing step is
+/// Runs the lifecycle stages of the node's cloud-config around an install, upgrade or reset. As in Kairos, a failing step is
 /// logged and the action goes on, unless the config is <c>strict</c>: then the action stops with
 /// <see cref="LifecycleStageFailedException"/>.
 /// </summary>
@@ -27,6 +29,17 @@ public sealed class LifecycleStages
     public IReadOnlyList<StageSource> Sources { get; }
 
     public bool Strict { get; }
+
+    /// <summary>What a node runs: each source's own stages, after the cloud-init keys of the merged config (as run-stage does).</summary>
+    public static IReadOnlyList<StageSource> SourcesOf(MergedConfig merged)
+    {
+        ArgumentNullException.ThrowIfNull(merged);
+        var sources = merged.StagesBySource.Select(s => StageSource.FromStages(s.Source, s.Stages)).ToList();
+        var cloudInit = (JsonObject)merged.Root.DeepClone();
+        cloudInit.Remove("stages");
+        sources.Insert(0, new StageSource("merged config", cloudInit));
+        return sources;
+    }
 
     /// <summary>How many steps <paramref name="stage"/> has across <paramref name="sources"/> (malformed sources count none).</summary>
     public static int CountSteps(IReadOnlyList<StageSource> sources, string stage)

@@ -11,6 +11,9 @@ public sealed record NodePaths
 {
     public static NodePaths Running { get; } = new();
 
+    /// <summary>The running system's root, where the lifecycle stages around an upgrade act (before-upgrade, after-upgrade).</summary>
+    public string SystemRoot { get; init; } = "/";
+
     /// <summary>COS_STATE: holds <c>/cOS/active.img</c>, <c>passive.img</c>, <c>transition.img</c>, the menu.</summary>
     public string StateMount { get; init; } = "/run/initramfs/cos-state";
 
@@ -76,6 +79,7 @@ public sealed record NodePaths
         string Rooted(string path) => Path.Combine(Path.GetFullPath(root), path.TrimStart('/'));
         return new NodePaths
         {
+            SystemRoot = Path.GetFullPath(root),
             StateMount = Rooted(running.StateMount),
             RecoveryMount = Rooted(running.RecoveryMount),
             OemMount = Rooted(running.OemMount),

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Basalt.Agent.History;
+using Basalt.Agent.Install;
 using Basalt.Agent.Journal;
 using Basalt.Agent.Node;
 using Basalt.Boot.Grub;
@@ -56,6 +57,7 @@ public sealed class UpgradeService
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
     private readonly SwapExecutor _executor;
+    private readonly LifecycleStages? _stages;
 
     public UpgradeService(
         NodePaths paths,
@@ -67,7 +69,8 @@ public sealed class UpgradeService
         UpgradeServiceOptions? options = null,
         TimeProvider? clock = null,
         SwapHooks? hooks = null,
-        ILogger? logger = null)
+        ILogger? logger = null,
+        LifecycleStages? stages = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(images);
@@ -84,6 +87,7 @@ public sealed class UpgradeService
         _clock = clock ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         _executor = new SwapExecutor(paths, new SlotImageFiles(runner), slots, history, hooks, _logger);
+        _stages = stages;
     }
 
     /// <summary>Where the new tree is unpacked: COS_PERSISTENT, never RAM.</summary>
@@ -175,12 +179,16 @@ public sealed class UpgradeService
             StagingDirectory = StagingDirectory,
         };
 
+        await RunStageAsync("before-upgrade", _paths.SystemRoot, cancellationToken).ConfigureAwait(false);
         UnpackResult unpacked;
         try
         {
             journal = _executor.Enter(journal, SwapStep.Staging);
             unpacked = await StageAsync(request, plan, progress, cancellationToken).ConfigureAwait(false);
             _executor.Leave(SwapStep.Staging);
+
+            // Changes made here are part of the new image: it is measured and built after the stage.
+            await RunStageAsync("after-upgrade-chroot", StagingDirectory, cancellationToken).ConfigureAwait(false);
 
             var tree = DirectoryTree.Measure(StagingDirectory);
             plan = plan.WithStateCheck(tree, _paths.StateMount, _probe.GetSpace(_paths.StateMount).AvailableBytes);
@@ -199,8 +207,17 @@ public sealed class UpgradeService
         }
 
         await _executor.CompleteAsync(journal, cancellationToken).ConfigureAwait(false);
+        await RunStageAsync("after-upgrade", _paths.SystemRoot, cancellationToken).ConfigureAwait(false);
         var pull = unpacked.Pull;
         return new UpgradeResult(plan, recovery, true, pull.BytesTransferred, pull.BlobsTransferred, pull.BlobsSkipped, stopwatch.Elapsed);
+    }
+
+    private async Task RunStageAsync(string stage, string root, CancellationToken cancellationToken)
+    {
+        if (_stages is not null)
+        {
+            await _stages.RunAsync(stage, root, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task<UnpackResult> StageAsync(UpgradeRequest request, UpgradePlan plan, IProgress<TransferUpdate>? progress, CancellationToken cancellationToken)

@@ -48,7 +48,7 @@ internal sealed class InstallCommands : ICommandGroup
                 Device = context.GetValue(device),
                 Source = context.GetValue(source),
                 Force = context.GetValue(force),
-                StageSources = StageSources(merged),
+                StageSources = LifecycleStages.SourcesOf(merged),
                 CloudConfigText = "#cloud-config\n" + YamlWriter.Write(merged.Root),
                 WorkDirectory = context.GetValue(workDir) ?? Path.GetTempPath(),
             };
@@ -104,7 +104,7 @@ internal sealed class InstallCommands : ICommandGroup
                 ResetPersistent = context.GetValue(resetPersistent),
                 ResetOem = context.GetValue(resetOem),
                 Reboot = context.GetValue(reboot),
-                StageSources = StageSources(merged),
+                StageSources = LifecycleStages.SourcesOf(merged),
                 WorkDirectory = context.GetValue(workDir) ?? Path.GetTempPath(),
             };
             var plan = ResetPlanner.Plan(request);
@@ -170,16 +170,6 @@ internal sealed class InstallCommands : ICommandGroup
         }
 
         return merged;
-    }
-
-    /// <summary>What a node runs: each source's own stages, after the cloud-init keys of the merged config (as run-stage does).</summary>
-    private static List<StageSource> StageSources(MergedConfig merged)
-    {
-        var sources = merged.StagesBySource.Select(s => StageSource.FromStages(s.Source, s.Stages)).ToList();
-        var cloudInit = (JsonObject)merged.Root.DeepClone();
-        cloudInit.Remove("stages");
-        sources.Insert(0, new StageSource("merged config", cloudInit));
-        return sources;
     }
 
     private static void WritePlan(CommandContext context, string text, string json)

@@ -3,6 +3,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Basalt.Agent.History;
+using Basalt.Agent.Install;
 using Basalt.Agent.Journal;
 using Basalt.Agent.Node;
 using Basalt.Agent.Rollback;
@@ -11,6 +12,7 @@ using Basalt.Agent.Upgrade;
 using Basalt.Cli.Hosting;
 using Basalt.Cli.Progress;
 using Basalt.Config.Collection;
+using Basalt.Config.Stages;
 using Basalt.Disk;
 using Basalt.Oci.Images;
 using Basalt.Oci.References;
@@ -59,18 +61,21 @@ internal sealed class UpgradeCommands : ICommandGroup
         };
         binder.SetHandler(command, async (context, ct) =>
         {
-            var settings = await ReadSettingsAsync(ct).ConfigureAwait(false);
+            var merged = await ReadConfigAsync(ct).ConfigureAwait(false);
+            var settings = UpgradeSettings.From(merged.Get);
             var sourceText = context.GetValue(source) ?? settings.Source ?? throw new UpgradeSourceMissingException();
             var request = new UpgradeRequest(sourceText, context.GetValue(tries) ?? settings.BootTries) { Platform = CommandInputs.Platform(context.Settings) };
             var paths = StateCommands.Paths(context, nodeRoot);
             var runner = new ToolRunner();
             using var registry = new RegistryClient(new RegistryOptions { InsecureRegistries = InsecureRegistries(context.Settings, settings, sourceText) });
+            using var http = new HttpClient();
             var service = new UpgradeService(
                 paths,
                 new ImageService(new BlobStore(paths.BlobStore), registry),
                 runner,
                 new SlotStoreRecords(new SlotStore(paths.SlotsFile)),
-                new FileLifecycleHistory(paths.History));
+                new FileLifecycleHistory(paths.History),
+                stages: new LifecycleStages(new StageRunner(runner, http), LifecycleStages.SourcesOf(merged), merged.Config.Strict == true));
 
             if (context.GetValue(dryRun))
             {
@@ -197,14 +202,13 @@ internal sealed class UpgradeCommands : ICommandGroup
     }
 
     /// <summary>The node's merged cloud-config (scan directories and kernel command line), as the other lifecycle commands read it.</summary>
-    private static async Task<UpgradeSettings> ReadSettingsAsync(CancellationToken cancellationToken)
+    private static async Task<MergedConfig> ReadConfigAsync(CancellationToken cancellationToken)
     {
         var options = new ConfigCollectorOptions
         {
             KernelCommandLine = File.Exists(ProcCmdline) ? (await File.ReadAllTextAsync(ProcCmdline, cancellationToken).ConfigureAwait(false)).Trim() : null,
         };
-        var merged = await new ConfigCollector().CollectAsync(options, cancellationToken).ConfigureAwait(false);
-        return UpgradeSettings.From(merged.Get);
+        return await new ConfigCollector().CollectAsync(options, cancellationToken).ConfigureAwait(false);
     }
 }
 

@@ -1,7 +1,10 @@
+using System.Text.Json.Nodes;
 using Basalt.Agent.History;
+using Basalt.Agent.Install;
 using Basalt.Agent.Journal;
 using Basalt.Agent.Upgrade;
 using Basalt.Boot.Grub;
+using Basalt.Config.Stages;
 using Basalt.Oci.Images;
 using Basalt.Oci.Registry;
 using Basalt.Oci.Store;
@@ -50,6 +53,36 @@ public sealed class UpgradeServiceTests
         Assert.Equal(result.Plan.Digest, node.Slots.ReadActive()?.Digest);
         var record = Assert.Single(await node.History.ReadAsync());
         Assert.Equal((LifecycleOperations.Upgrade, LifecycleOperations.Succeeded, result.Plan.Digest), (record.Operation, record.Outcome, record.ToDigest));
+    }
+
+    [Fact]
+    public async Task Lifecycle_stages_run_around_the_upgrade_and_the_chroot_stage_changes_the_new_image()
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        var source = MakeTree(node, "T");
+        var system = node.Combine("system");
+        Directory.CreateDirectory(system);
+        var paths = node.Paths with { SystemRoot = system };
+        var stages = new LifecycleStages(
+            new StageRunner(node.Tools),
+            [StageSource.FromStages("/oem/lifecycle.yaml", JsonNode.Parse("""
+                {"before-upgrade": [{"files": [{"path": "/before-upgrade", "content": "ran"}]}],
+                 "after-upgrade-chroot": [{"files": [{"path": "/etc/version", "content": "T+chroot"}]}],
+                 "after-upgrade": [{"files": [{"path": "/after-upgrade", "content": "ran"}]}]}
+                """))]);
+        var service = new UpgradeService(paths, new ImageService(new BlobStore(paths.BlobStore), registry), node.Tools, node.Slots, node.History, node.Probe, stages: stages);
+
+        await service.UpgradeAsync(new UpgradeRequest(source));
+
+        Assert.Equal("T+chroot", FakeNode.ReadPayload(node.Paths.ActiveImage));
+        Assert.Equal("ran", await File.ReadAllTextAsync(Path.Combine(system, "before-upgrade")));
+        Assert.Equal("ran", await File.ReadAllTextAsync(Path.Combine(system, "after-upgrade")));
+        Assert.Equal("T", await File.ReadAllTextAsync(Path.Combine(source["dir:".Length..], "etc", "version")));
+
+        File.Delete(Path.Combine(system, "before-upgrade"));
+        await service.UpgradeAsync(new UpgradeRequest(source));
+        Assert.False(File.Exists(Path.Combine(system, "before-upgrade")), "a no-op upgrade runs no lifecycle stage");
     }
 
     [Fact]
