@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-using Basalt.Config.Collection;
 using Basalt.Config.Stages;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -29,17 +27,6 @@ public sealed class LifecycleStages
     public IReadOnlyList<StageSource> Sources { get; }
 
     public bool Strict { get; }
-
-    /// <summary>What a node runs: each source's own stages, after the cloud-init keys of the merged config (as run-stage does).</summary>
-    public static IReadOnlyList<StageSource> SourcesOf(MergedConfig merged)
-    {
-        ArgumentNullException.ThrowIfNull(merged);
-        var sources = merged.StagesBySource.Select(s => StageSource.FromStages(s.Source, s.Stages)).ToList();
-        var cloudInit = (JsonObject)merged.Root.DeepClone();
-        cloudInit.Remove("stages");
-        sources.Insert(0, new StageSource("merged config", cloudInit));
-        return sources;
-    }
 
     /// <summary>How many steps <paramref name="stage"/> has across <paramref name="sources"/> (malformed sources count none).</summary>
     public static int CountSteps(IReadOnlyList<StageSource> sources, string stage)

@@ -48,7 +48,7 @@ internal sealed class InstallCommands : ICommandGroup
                 Device = context.GetValue(device),
                 Source = context.GetValue(source),
                 Force = context.GetValue(force),
-                StageSources = LifecycleStages.SourcesOf(merged),
+                StageSources = ConfigStages.Sources(merged),
                 CloudConfigText = "#cloud-config\n" + YamlWriter.Write(merged.Root),
                 WorkDirectory = context.GetValue(workDir) ?? Path.GetTempPath(),
             };
@@ -104,7 +104,7 @@ internal sealed class InstallCommands : ICommandGroup
                 ResetPersistent = context.GetValue(resetPersistent),
                 ResetOem = context.GetValue(resetOem),
                 Reboot = context.GetValue(reboot),
-                StageSources = LifecycleStages.SourcesOf(merged),
+                StageSources = ConfigStages.Sources(merged),
                 WorkDirectory = context.GetValue(workDir) ?? Path.GetTempPath(),
             };
             var plan = ResetPlanner.Plan(request);

@@ -75,7 +75,7 @@ internal sealed class UpgradeCommands : ICommandGroup
                 runner,
                 new SlotStoreRecords(new SlotStore(paths.SlotsFile)),
                 new FileLifecycleHistory(paths.History),
-                stages: new LifecycleStages(new StageRunner(runner, http), LifecycleStages.SourcesOf(merged), merged.Config.Strict == true));
+                stages: new LifecycleStages(new StageRunner(runner, http), ConfigStages.Sources(merged), merged.Config.Strict == true));
 
             if (context.GetValue(dryRun))
             {
