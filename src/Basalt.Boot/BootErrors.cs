@@ -100,3 +100,19 @@ public sealed class GrubEnvironmentMissingException : BootException
 
     public override string Kind => "grubenv-missing";
 }
+
+/// <summary>A cloud-config stage run during boot had failing steps or unreadable sources; the boot goes on.</summary>
+public sealed class BootStageFailedException : BootException
+{
+    public BootStageFailedException(string stage, IReadOnlyList<string> failures)
+        : base($"the '{stage}' stage failed: {string.Join("; ", failures)}",
+               $"fix the '{stage}' steps of the cloud-config ('basalt run-stage {stage} --dry-run' on the node shows them)")
+    {
+        Stage = stage;
+        Failures = failures;
+    }
+
+    public string Stage { get; }
+    public IReadOnlyList<string> Failures { get; }
+    public override string Kind => "boot-stage-failed";
+}

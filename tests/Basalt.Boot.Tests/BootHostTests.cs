@@ -1,6 +1,7 @@
 using Basalt.Boot.CommandLine;
 using Basalt.Boot.Grub;
 using Basalt.Boot.Mounting;
+using Basalt.Config.Stages;
 using Basalt.Testing;
 
 namespace Basalt.Boot.Tests;
@@ -59,15 +60,52 @@ public sealed class BootHostTests
     }
 
     [Fact]
-    public async Task Stage_runner_calls_basalt_run_stage_with_the_new_root()
+    public async Task Stage_runner_runs_the_stage_of_the_config_under_the_new_root_in_process()
     {
+        using var temp = new TempDirectory("stage-root");
+        var root = temp.Path;
+        Directory.CreateDirectory(temp.Combine("oem"));
+        File.WriteAllText(temp.Combine("oem", "10_stage.yaml"), """
+            #cloud-config
+            stages:
+              rootfs:
+                - name: mark the root
+                  files:
+                    - path: /run/marker
+                      content: from the rootfs stage
+            """);
+        var console = new RecordingConsole();
+        var stages = new ConfigStageRunner(new ConfigStages(new RecordingToolRunner()), console);
+
+        await stages.RunAsync("rootfs", root, "root=LABEL=COS_ACTIVE");
+        await stages.RunAsync("initramfs", root, string.Empty);
+
+        Assert.Equal("from the rootfs stage", File.ReadAllText(temp.Combine("run", "marker")));
+        Assert.Contains("info: stage rootfs: ran 1 step(s)", console.Lines);
+        Assert.Contains("info: stage initramfs: no steps", console.Lines);
+    }
+
+    [Fact]
+    public async Task Stage_runner_reports_failing_steps_as_a_typed_error()
+    {
+        using var temp = new TempDirectory("stage-root");
+        Directory.CreateDirectory(temp.Combine("oem"));
+        File.WriteAllText(temp.Combine("oem", "10_stage.yaml"), """
+            #cloud-config
+            stages:
+              initramfs:
+                - name: break
+                  commands:
+                    - false
+            """);
         var runner = new RecordingToolRunner();
-        var stages = new ToolStageRunner(runner, "/usr/bin/basalt");
+        runner.Failing.Add("chroot");
+        var stages = new ConfigStageRunner(new ConfigStages(runner), new RecordingConsole());
 
-        await stages.RunAsync("rootfs", "/sysroot", "root=LABEL=COS_ACTIVE");
-        await stages.RunAsync("initramfs", "/sysroot", string.Empty);
+        var error = await Assert.ThrowsAsync<BootStageFailedException>(() => stages.RunAsync("initramfs", temp.Path, string.Empty));
 
-        Assert.Equal(["/usr/bin/basalt run-stage rootfs --root /sysroot --cmdline root=LABEL=COS_ACTIVE", "/usr/bin/basalt run-stage initramfs --root /sysroot"], runner.Calls);
+        Assert.Equal("initramfs", error.Stage);
+        Assert.Contains("break", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

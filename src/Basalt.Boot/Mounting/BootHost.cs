@@ -1,4 +1,5 @@
 using Basalt.Config;
+using Basalt.Config.Stages;
 using Basalt.Platform;
 
 namespace Basalt.Boot.Mounting;
@@ -125,33 +126,38 @@ public sealed class KernelLogConsole : IBootConsole
 }
 
 /// <summary>
-/// Runs <c>basalt run-stage STAGE --root ROOT --cmdline TEXT</c> through the tool runner, as a process of its own so a
-/// stage can never take the mounter down. The stage runner writes files under ROOT and runs commands
-/// chrooted in it, so the stage acts on the new root while only the initramfs needs the binary.
+/// Runs a boot stage inside the mounter's own process with the node's config, collected under the new root as
+/// <see cref="CloudConfigReader"/> collects it (no network yet, so no <c>config_url</c>). A second process per
+/// stage would start the runtime again, which costs whole seconds on a slow machine; a stage that fails or
+/// throws is reported by the executor and never stops the boot, because the plan marks stage steps optional.
 /// </summary>
-public sealed class ToolStageRunner : IStageRunner
+public sealed class ConfigStageRunner : IStageRunner
 {
-    private readonly IToolRunner _runner;
-    private readonly string _basalt;
+    private readonly ConfigStages _stages;
+    private readonly IBootConsole _console;
 
-    /// <param name="runner">Runs the process.</param>
-    /// <param name="basalt">The basalt binary; in the initramfs, the running mounter's own path.</param>
-    public ToolStageRunner(IToolRunner runner, string basalt = "basalt")
+    public ConfigStageRunner(ConfigStages stages, IBootConsole console)
     {
-        _runner = runner ?? throw new ArgumentNullException(nameof(runner));
-        ArgumentException.ThrowIfNullOrEmpty(basalt);
-        _basalt = basalt;
+        _stages = stages ?? throw new ArgumentNullException(nameof(stages));
+        _console = console ?? throw new ArgumentNullException(nameof(console));
     }
 
-    public Task RunAsync(string stage, string root, string commandLine, CancellationToken cancellationToken = default)
+    public async Task RunAsync(string stage, string root, string commandLine, CancellationToken cancellationToken = default)
     {
-        List<string> arguments = ["run-stage", stage, "--root", root];
-        if (!string.IsNullOrWhiteSpace(commandLine))
+        ArgumentException.ThrowIfNullOrEmpty(stage);
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        var run = await _stages.RunAsync(stage, CloudConfigReader.Options(root, commandLine ?? string.Empty), new StageRunOptions { Root = root }, cancellationToken).ConfigureAwait(false);
+        var result = run.Run;
+        foreach (var warning in result.Warnings)
         {
-            // The stage's config is the node's: its files under the root plus this boot's command line.
-            arguments.AddRange(["--cmdline", commandLine]);
+            _console.Warn($"stage {stage}: {warning}");
         }
 
-        return _runner.RunAsync(new ToolInvocation(_basalt, arguments), cancellationToken);
+        if (!result.Succeeded)
+        {
+            throw new BootStageFailedException(stage, [.. result.SourceErrors, .. result.Failed.Select(step => $"{step.Source} {step.Step}: {string.Join("; ", step.Errors)}")]);
+        }
+
+        _console.Info(result.Steps.Count == 0 ? $"stage {stage}: no steps" : $"stage {stage}: ran {result.Steps.Count} step(s)");
     }
 }

@@ -142,8 +142,8 @@ public sealed record WriteFstabStep(string Path, IReadOnlyList<FstabEntry> Entri
 public sealed record ReadConfigStep(string Root) : MountStep;
 
 /// <summary>
-/// Runs a cloud-config stage against the new root (<c>basalt run-stage STAGE --root ROOT</c>): files are
-/// written under ROOT and commands run chrooted in it. Never fatal.
+/// Runs a cloud-config stage against the new root, in the mounter's process, as <c>basalt run-stage STAGE
+/// --root ROOT</c> would: files are written under ROOT and commands run chrooted in it. Never fatal.
 /// </summary>
 public sealed record RunStageStep(string Stage, string Root) : MountStep;
 

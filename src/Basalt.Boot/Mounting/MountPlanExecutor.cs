@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Serialization;
+using Basalt.Config.Stages;
 using Basalt.Platform;
 
 namespace Basalt.Boot.Mounting;
@@ -73,14 +74,15 @@ public sealed class MountPlanExecutor : IMountPlanExecutor
     }
 
     /// <summary>
-    /// The executor as it runs in the initramfs: host files, kernel log, <c>basalt run-stage</c> (the binary
-    /// at <paramref name="basalt"/>), the cloud-config read from the new root, reboot on failure.
+    /// The executor as it runs in the initramfs: host files, kernel log, the stages run in this process, the
+    /// cloud-config read from the new root, reboot on failure.
     /// </summary>
-    public static MountPlanExecutor ForHost(IToolRunner runner, IBootConsole? console = null, string basalt = "basalt")
+    public static MountPlanExecutor ForHost(IToolRunner runner, IBootConsole? console = null)
     {
         ArgumentNullException.ThrowIfNull(runner);
         var bootConsole = console ?? new KernelLogConsole();
-        return new MountPlanExecutor(runner, new HostBootFiles(), bootConsole, new ToolStageRunner(runner, basalt), new RebootFailureHandler(runner, bootConsole), config: new CloudConfigReader());
+        var stages = new ConfigStageRunner(new ConfigStages(runner), bootConsole);
+        return new MountPlanExecutor(runner, new HostBootFiles(), bootConsole, stages, new RebootFailureHandler(runner, bootConsole), config: new CloudConfigReader());
     }
 
     public async Task<MountPlanResult> ExecuteAsync(MountPlan plan, CancellationToken cancellationToken = default)

@@ -65,7 +65,7 @@ public static class MountPlanRenderer
         WriteFileStep s => $"write {s.Path}",
         WriteFstabStep s => $"write {s.Path} ({s.Entries.Count} entries)",
         ReadConfigStep s => $"read the cloud-config under {s.Root} and the command line; plan the rest with its layout",
-        RunStageStep s => $"basalt run-stage {s.Stage} --root {s.Root} --cmdline <this boot's>",
+        RunStageStep s => $"run the {s.Stage} stage of the node's cloud-config against {s.Root}",
         SwitchRootStep s => $"switch_root {s.NewRoot} {s.Init}",
         _ => step.GetType().Name,
     };

@@ -92,9 +92,7 @@ internal sealed class BootCommands : ICommandGroup
         binder.SetHandler(command, async (context, ct) =>
         {
             var plan = BootPlanner.Plan(ReadCmdline(context.GetValue(cmdline)), Layout(context.GetValue(sysroot)));
-            // The stages run as `basalt run-stage`: this very binary, wherever the initramfs keeps it.
-            var basalt = Environment.ProcessPath is { } self && Path.GetFileName(self) == "basalt" ? self : "basalt";
-            var result = await MountPlanExecutor.ForHost(new ToolRunner(), basalt: basalt).ExecuteAsync(plan, ct).ConfigureAwait(false);
+            var result = await MountPlanExecutor.ForHost(new ToolRunner()).ExecuteAsync(plan, ct).ConfigureAwait(false);
             if (!result.Succeeded)
             {
                 context.Console.Error.WriteLine($"error: the boot could not be mounted: {result.FailureReason}");
