@@ -36,8 +36,11 @@ public sealed record ResetRequest
 {
     public CloudConfig Config { get; init; } = new();
 
-    /// <summary><c>--reset-persistent</c> (or <c>reset.reset-persistent</c>): format COS_PERSISTENT.</summary>
-    public bool ResetPersistent { get; init; }
+    /// <summary>
+    /// <c>--reset-persistent</c> (true) or <c>--keep-persistent</c> (false); null leaves it to <c>reset.reset-persistent</c>,
+    /// which defaults to true as in Kairos: a reset formats COS_PERSISTENT unless told to keep it.
+    /// </summary>
+    public bool? ResetPersistent { get; init; }
 
     /// <summary><c>--reset-oem</c> (or <c>reset.reset-oem</c>): format COS_OEM (a fresh grubenv is written to it).</summary>
     public bool ResetOem { get; init; }
@@ -200,11 +203,18 @@ public static class ResetPlanner
             : throw new ResetSourceNotFoundException("the recovery image", [paths.RecoverySquashfs, paths.RecoveryImage]);
 
         var reset = request.Config.Reset;
-        var resetPersistent = request.ResetPersistent || reset?.ResetPersistent == true;
+        var askedPersistent = request.ResetPersistent ?? reset?.ResetPersistent;
+        var resetPersistent = askedPersistent ?? true;
         var resetOem = request.ResetOem || reset?.ResetOem == true;
         var state = FindPartition(request.DeviceLinkDirectory, KairosLayout.StateLabel)
             ?? throw new ResetSourceNotFoundException(KairosLayout.StateLabel, Candidates(request.DeviceLinkDirectory, KairosLayout.StateLabel));
         var persistent = FindPartition(request.DeviceLinkDirectory, KairosLayout.PersistentLabel);
+        if (persistent is null && askedPersistent is null)
+        {
+            // Formatting by default only what is there: a node without COS_PERSISTENT resets its images only.
+            resetPersistent = false;
+        }
+
         if (resetPersistent && persistent is null)
         {
             throw new ResetSourceNotFoundException(KairosLayout.PersistentLabel, Candidates(request.DeviceLinkDirectory, KairosLayout.PersistentLabel));

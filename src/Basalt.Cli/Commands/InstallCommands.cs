@@ -85,23 +85,30 @@ internal sealed class InstallCommands : ICommandGroup
 
     private static Command Reset(CommandBinder binder)
     {
-        var resetPersistent = new Option<bool>("--reset-persistent") { Description = "Also format COS_PERSISTENT (/usr/local): every persistent file is lost" };
+        var resetPersistent = new Option<bool>("--reset-persistent") { Description = "Format COS_PERSISTENT (/usr/local), losing every persistent file: the default unless reset.reset-persistent is false" };
+        var keepPersistent = new Option<bool>("--keep-persistent") { Description = "Keep COS_PERSISTENT (/usr/local) and its files" };
         var resetOem = new Option<bool>("--reset-oem") { Description = "Also format COS_OEM (/oem): the node's cloud-config is lost" };
         var unattended = new Option<bool>("--unattended") { Description = "Do not ask for confirmation (the statereset boot entry runs this)" };
         var reboot = new Option<bool>("--reboot") { Description = "Reboot when done" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan and write nothing" };
         var workDir = new Option<string?>("--work-dir") { Description = "Where the work files go (default: the temporary directory)", HelpName = "DIR" };
-        var command = new Command("reset", "From recovery: remake the active and passive images from the recovery image, optionally formatting persistent and OEM")
+        var command = new Command("reset", "From recovery: remake the active and passive images from the recovery image and format persistent (unless kept), optionally OEM")
         {
-            resetPersistent, resetOem, unattended, reboot, dryRun, workDir,
+            resetPersistent, keepPersistent, resetOem, unattended, reboot, dryRun, workDir,
         };
         binder.SetHandler(command, async (context, ct) =>
         {
+            var (format, keep) = (context.GetValue(resetPersistent), context.GetValue(keepPersistent));
+            if (format && keep)
+            {
+                throw new CliUsageException("--reset-persistent and --keep-persistent contradict each other", "pass one of them, or neither to follow reset.reset-persistent (default: format)");
+            }
+
             var merged = await CollectAsync(context, null, ct).ConfigureAwait(false);
             var request = new ResetRequest
             {
                 Config = merged.Config,
-                ResetPersistent = context.GetValue(resetPersistent),
+                ResetPersistent = format ? true : keep ? false : null,
                 ResetOem = context.GetValue(resetOem),
                 Reboot = context.GetValue(reboot),
                 StageSources = ConfigStages.Sources(merged),

@@ -75,17 +75,42 @@ public sealed class ResetPlannerTests
     }
 
     [Fact]
-    public void By_default_persistent_and_oem_are_kept()
+    public void By_default_persistent_is_formatted_and_oem_kept()
     {
         using var temp = new TempDirectory("reset");
 
         var plan = ResetPlanner.Plan(Node(temp, partitions: ["COS_STATE", "COS_PERSISTENT", "COS_OEM"]));
 
-        Assert.False(plan.ResetPersistent);
+        Assert.True(plan.ResetPersistent);
         Assert.False(plan.ResetOem);
         Assert.Equal(PowerAction.None, plan.After);
-        Assert.DoesNotContain(plan.Steps, step => step.StartsWith("format", StringComparison.Ordinal));
+        Assert.Contains(plan.Steps, step => step.StartsWith("format", StringComparison.Ordinal) && step.Contains("COS_PERSISTENT", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan.Steps, step => step.StartsWith("format", StringComparison.Ordinal) && step.Contains("COS_OEM", StringComparison.Ordinal));
         Assert.Contains(plan.Steps, step => step.Contains("history", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Persistent_is_kept_when_the_flag_or_the_reset_section_says_so()
+    {
+        using var temp = new TempDirectory("reset");
+        var request = Node(temp, partitions: ["COS_STATE", "COS_PERSISTENT", "COS_OEM"]);
+
+        var byFlag = ResetPlanner.Plan(request with { ResetPersistent = false, Config = new CloudConfig { Reset = new ResetConfig { ResetPersistent = true } } });
+        var byConfig = ResetPlanner.Plan(request with { Config = new CloudConfig { Reset = new ResetConfig { ResetPersistent = false } } });
+
+        Assert.False(byFlag.ResetPersistent);
+        Assert.False(byConfig.ResetPersistent);
+        Assert.DoesNotContain(byConfig.Steps, step => step.StartsWith("format", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_node_without_a_persistent_partition_resets_its_images_only_by_default()
+    {
+        using var temp = new TempDirectory("reset");
+
+        var plan = ResetPlanner.Plan(Node(temp, partitions: ["COS_STATE"]));
+
+        Assert.False(plan.ResetPersistent);
     }
 
     [Fact]
