@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Basalt.Agent.History;
 using Basalt.Agent.Install;
+using Basalt.Agent.Node;
+using Basalt.Agent.Recovery;
 using Basalt.Agent.Reset;
 using Basalt.Cli.Hosting;
 using Basalt.Config.Collection;
@@ -105,8 +107,11 @@ internal sealed class InstallCommands : ICommandGroup
             }
 
             var merged = await CollectAsync(context, null, ct).ConfigureAwait(false);
+            // Booted into recovery, COS_RECOVERY is the live medium's mount; elsewhere it is mounted for the reset.
+            await using var recovery = await RecoveryPartitionAccess.OpenAsync(new ToolRunner(), NodePaths.Running, writable: false, cancellationToken: ct).ConfigureAwait(false);
             var request = new ResetRequest
             {
+                Paths = recovery.Paths,
                 Config = merged.Config,
                 ResetPersistent = format ? true : keep ? false : null,
                 ResetOem = context.GetValue(resetOem),

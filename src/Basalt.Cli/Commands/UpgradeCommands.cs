@@ -6,6 +6,7 @@ using Basalt.Agent.History;
 using Basalt.Agent.Install;
 using Basalt.Agent.Journal;
 using Basalt.Agent.Node;
+using Basalt.Agent.Recovery;
 using Basalt.Agent.Rollback;
 using Basalt.Agent.Slots;
 using Basalt.Agent.Upgrade;
@@ -15,6 +16,7 @@ using Basalt.Config.Collection;
 using Basalt.Config.Stages;
 using Basalt.Disk;
 using Basalt.Oci.Images;
+using Basalt.Oci.Manifests;
 using Basalt.Oci.References;
 using Basalt.Oci.Registry;
 using Basalt.Oci.Store;
@@ -54,10 +56,11 @@ internal sealed class UpgradeCommands : ICommandGroup
         };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the preflight plan and its checks; change nothing" };
         var tries = new Option<int?>("--boot-tries") { Description = "Boots the new image gets before the node falls back (default: upgrade.boot_tries, else 3)", HelpName = "N" };
+        var recovery = new Option<bool>("--recovery") { Description = "Upgrade the recovery image (COS_RECOVERY) instead of the active system" };
         var nodeRoot = StateCommands.NodeRootOption();
         var command = new Command("upgrade", "Upgrade the active system (A/B): the new image becomes active, the current one passive, boot counting armed")
         {
-            source, dryRun, tries, nodeRoot,
+            source, dryRun, tries, recovery, nodeRoot,
         };
         binder.SetHandler(command, async (context, ct) =>
         {
@@ -68,6 +71,11 @@ internal sealed class UpgradeCommands : ICommandGroup
             var paths = StateCommands.Paths(context, nodeRoot);
             var runner = new ToolRunner();
             using var registry = new RegistryClient(new RegistryOptions { InsecureRegistries = InsecureRegistries(context.Settings, settings, sourceText) });
+            if (context.GetValue(recovery))
+            {
+                return await UpgradeRecoveryAsync(context, paths, runner, new ImageService(new BlobStore(paths.BlobStore), registry), sourceText, request.Platform, context.GetValue(dryRun), ct).ConfigureAwait(false);
+            }
+
             using var http = new HttpClient();
             var service = new UpgradeService(
                 paths,
@@ -114,6 +122,44 @@ internal sealed class UpgradeCommands : ICommandGroup
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    private static async Task<int> UpgradeRecoveryAsync(CommandContext context, NodePaths paths, ToolRunner runner, ImageService images, string source, PlatformSpec? platform, bool dryRun, CancellationToken cancellationToken)
+    {
+        var slots = new SlotStore(paths.SlotsFile);
+        var history = new FileLifecycleHistory(paths.History);
+        if (dryRun)
+        {
+            var plan = await new RecoveryUpgradeService(paths, images, runner, slots, history).PlanAsync(source, platform, cancellationToken).ConfigureAwait(false);
+            WriteResult(context, plan.Summary, new RecoveryUpgradeOutput("planned", plan, 0, 0, 0));
+            return ExitCodes.Success;
+        }
+
+        RecoveryUpgradeResult result;
+        await using (var partition = await RecoveryPartitionAccess.OpenAsync(runner, paths, writable: true, cancellationToken: cancellationToken).ConfigureAwait(false))
+        await using (await StateMountAccess.OpenAsync(runner, paths.StateMount, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            using var reporter = TransferReporter.For(context.Console);
+            var service = new RecoveryUpgradeService(partition.Paths, images, runner, slots, history);
+            result = await service.UpgradeAsync(source, platform, reporter, cancellationToken).ConfigureAwait(false);
+        }
+
+        var text = result.Changed
+            ? $"recovery upgraded to {result.Plan.ImageName} ({result.Plan.Digest}): {Units.Bytes(result.ImageBytes)} squashfs, fetched {Units.Bytes(result.BytesTransferred)}"
+            : result.Plan.Summary + "; nothing was changed";
+        WriteResult(context, text, new RecoveryUpgradeOutput(result.Changed ? "upgraded" : "no-op", result.Plan, result.BytesTransferred, result.ImageBytes, result.Elapsed.TotalSeconds));
+        return ExitCodes.Success;
+    }
+
+    private static void WriteResult(CommandContext context, string text, RecoveryUpgradeOutput output)
+    {
+        if (context.Console.IsJson)
+        {
+            context.Console.WriteJson(output, Json.RecoveryUpgradeOutput);
+            return;
+        }
+
+        context.Console.WriteText(text);
     }
 
     private static Command Rollback(CommandBinder binder)
@@ -215,6 +261,9 @@ internal sealed class UpgradeCommands : ICommandGroup
 /// <summary>The JSON document of `basalt upgrade`.</summary>
 public sealed record UpgradeOutput(string Outcome, string? Recovered, UpgradePlan Plan, long BytesTransferred, int BlobsTransferred, int BlobsSkipped, double Seconds);
 
+/// <summary>The JSON document of `basalt upgrade --recovery`.</summary>
+public sealed record RecoveryUpgradeOutput(string Outcome, RecoveryUpgradePlan Plan, long BytesTransferred, long ImageBytes, double Seconds);
+
 /// <summary>The JSON document of `basalt rollback`.</summary>
 public sealed record RollbackOutput(string? Recovered, string? ActiveImage, string? ActiveDigest, string? PassiveImage, string? PassiveDigest, double Seconds);
 
@@ -222,4 +271,5 @@ public sealed record RollbackOutput(string? Recovered, string? ActiveImage, stri
 [JsonSerializable(typeof(UpgradePlan))]
 [JsonSerializable(typeof(UpgradeOutput))]
 [JsonSerializable(typeof(RollbackOutput))]
+[JsonSerializable(typeof(RecoveryUpgradeOutput))]
 internal sealed partial class UpgradeJsonContext : JsonSerializerContext;
