@@ -106,7 +106,9 @@ public static class InitFiles
         {
             "fs" => ("DefaultDependencies=no\nAfter=local-fs.target\nBefore=sysinit.target", "sysinit.target"),
             "boot" => ($"After=sysinit.target {StageUnitName("fs")}\nBefore=getty.target systemd-user-sessions.service", "multi-user.target"),
-            "network" => ($"Wants=network-online.target\nAfter=network-online.target {StageUnitName("boot")}", "multi-user.target"),
+            // No default dependencies: multi-user.target would otherwise wait for this unit, and so for the network
+            // (a node without a link would wait out systemd-networkd-wait-online before anyone can log in).
+            "network" => ($"DefaultDependencies=no\nWants=network-online.target\nAfter=network-online.target basic.target {StageUnitName("boot")}\nConflicts=shutdown.target\nBefore=shutdown.target", "multi-user.target"),
             _ => throw new ArgumentOutOfRangeException(nameof(stage), stage, "not a systemd-run cloud-config stage"),
         };
         return $"""

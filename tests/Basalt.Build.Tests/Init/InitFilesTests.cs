@@ -46,6 +46,16 @@ public sealed class InitFilesTests
     }
 
     [Fact]
+    public void The_network_stage_never_holds_up_multi_user_target()
+    {
+        // multi-user.target orders itself after what it wants unless the wanted unit has no default dependencies.
+        var text = InitFiles.StageService("network");
+        Assert.Contains("DefaultDependencies=no\n", text, StringComparison.Ordinal);
+        Assert.Contains("Conflicts=shutdown.target\nBefore=shutdown.target\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Before=multi-user.target", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Reconcile_runs_from_a_timer()
     {
         Assert.Contains("ExecStart=-/usr/bin/basalt run-stage reconcile\n", InitFiles.ReconcileServiceUnit(), StringComparison.Ordinal);
