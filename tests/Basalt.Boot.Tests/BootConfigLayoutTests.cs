@@ -220,7 +220,7 @@ public sealed class BootConfigLayoutTests
         runner.Devices["LABEL=COS_STATE"] = "/dev/vda4";
         runner.Devices["LABEL=COS_OEM"] = "/dev/vda2";
         runner.Devices["LABEL=COS_PERSISTENT"] = "/dev/vda5";
-        var files = new MemoryBootFiles();
+        var files = new MemoryBootFiles(runner.Calls);
         files.Files["/run/initramfs/cos-state/cOS/active.img"] = "ext4 image";
         files.Files[sysroot + "/sbin/init"] = "systemd";
         return (runner, files, new RecordingConsole(), new RecordingStages());

@@ -52,7 +52,9 @@ internal sealed class RecordingToolRunner : IToolRunner
     public string? Locate(string tool) => "/usr/bin/" + tool;
 }
 
-internal sealed class MemoryBootFiles : IBootFiles
+/// <param name="mountLog">Where bind mounts are recorded as <c>mount --bind SOURCE TARGET</c>: the tool runner's calls, so the
+/// order of every mount of a boot can be checked in one list.</param>
+internal sealed class MemoryBootFiles(List<string> mountLog) : IBootFiles
 {
     public HashSet<string> Directories { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, string> Files { get; } = new(StringComparer.Ordinal);
@@ -86,6 +88,8 @@ internal sealed class MemoryBootFiles : IBootFiles
         Operations.Add($"write {path}");
         Files[path] = content;
     }
+
+    public void BindMount(string source, string target) => mountLog.Add($"mount --bind {source} {target}");
 }
 
 internal sealed class RecordingConsole : IBootConsole

@@ -5,11 +5,16 @@ namespace Basalt.Boot.Tests;
 public sealed class MountPlanExecutorTests
 {
     private readonly RecordingToolRunner _runner = new();
-    private readonly MemoryBootFiles _files = new();
+    private readonly MemoryBootFiles _files;
     private readonly RecordingConsole _console = new();
     private readonly RecordingStages _stages = new();
     private readonly RecordingFailureHandler _failure = new();
     private int _delays;
+
+    public MountPlanExecutorTests()
+    {
+        _files = new MemoryBootFiles(_runner.Calls);
+    }
 
     private MountPlanExecutor Executor() =>
         new(_runner, _files, _console, _stages, _failure, (_, _) => { _delays++; return Task.CompletedTask; });

@@ -112,3 +112,35 @@ public sealed class PosixTests
         Assert.Equal(expected, Posix.MakeDevice(major, minor));
     }
 }
+
+/// <summary>Bind mounts made with the syscall, as the boot mounter makes them; needs root.</summary>
+[Trait(Tiers.Key, Tiers.Integration)]
+public sealed class PosixMountTests
+{
+    [Fact]
+    public async Task A_bind_mount_shows_the_source_at_the_target_and_a_missing_source_is_a_host_call_error()
+    {
+        Requires.Root();
+        Requires.Tool("umount", "mount");
+        using var directory = new TempDirectory("posix-bind");
+        var source = directory.Combine("state");
+        var target = directory.Combine("target");
+        Directory.CreateDirectory(source);
+        Directory.CreateDirectory(target);
+        await File.WriteAllTextAsync(Path.Combine(source, "kept"), "persistent");
+
+        Posix.BindMount(source, target);
+        try
+        {
+            Assert.Equal("persistent", await File.ReadAllTextAsync(Path.Combine(target, "kept")));
+        }
+        finally
+        {
+            await new ToolRunner().RunAsync(new ToolInvocation("umount", [target]) { Package = "mount" });
+        }
+
+        Assert.False(File.Exists(Path.Combine(target, "kept")));
+        var error = Assert.Throws<HostCallException>(() => Posix.BindMount(directory.Combine("missing"), target));
+        Assert.Contains("mount(MS_BIND)", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -15,6 +15,8 @@ public interface IBootFiles
     void MoveDirectory(string source, string destination);
     /// <summary>Writes the file whole (temporary sibling, fsync, rename), creating its directory.</summary>
     void WriteAllText(string path, string content);
+    /// <summary>Bind-mounts the directory <paramref name="source"/> on the existing directory <paramref name="target"/>.</summary>
+    void BindMount(string source, string target);
 }
 
 /// <summary>Where the mounter reports progress: in the initramfs, the kernel log and so the console.</summary>
@@ -77,6 +79,8 @@ public sealed class HostBootFiles : IBootFiles
 
         AtomicFile.WriteAllText(path, content);
     }
+
+    public void BindMount(string source, string target) => Posix.BindMount(source, target);
 }
 
 /// <summary>

@@ -342,7 +342,7 @@ public sealed class MountPlanExecutor : IMountPlanExecutor
         }
 
         CreateMountPoint(bind.Target);
-        await RunAsync(new ToolInvocation("mount", ["--bind", bind.StateDirectory, bind.Target]) { Package = "mount" }, cancellationToken).ConfigureAwait(false);
+        _files.BindMount(bind.StateDirectory, bind.Target);
     }
 
     private void CreateMountPoint(string path)
