@@ -26,16 +26,17 @@ public sealed class BootedDisk : IAsyncDisposable
     /// <summary>
     /// Boots <paramref name="disk"/> and logs in; the console log lands in <paramref name="workDirectory"/>. With
     /// <paramref name="failFast"/> off, a failed boot (a kernel panic, the mounter giving up) is waited out: for
-    /// scenarios where the machine is meant to fail and come back on its own.
+    /// scenarios where the machine is meant to fail and come back on its own. With <paramref name="network"/> the guest
+    /// gets QEMU user networking (the host's 127.0.0.1:PORT is 10.0.2.2:PORT in the guest).
     /// </summary>
-    public static async Task<BootedDisk> BootAsync(string disk, string workDirectory, IToolRunner runner, bool failFast = true)
+    public static async Task<BootedDisk> BootAsync(string disk, string workDirectory, IToolRunner runner, bool failFast = true, bool network = false)
     {
         var spec = new VmSpec
         {
             Drives = [new VmDrive(disk)],
             MemoryMiB = 2048,
             Cpus = 2,
-            Network = false,
+            Network = network,
         };
         var vm = VirtualMachine.Start(spec, workDirectory, runner);
         var booted = new BootedDisk(vm);
