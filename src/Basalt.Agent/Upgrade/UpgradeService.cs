@@ -286,11 +286,13 @@ public sealed class UpgradeService
         var watching = Task.Run(
             async () =>
             {
-                while (!building.IsCompleted)
+                // At least one report, however fast the build.
+                do
                 {
                     watch(new PreparationProgress(TransitionBytesWritten(), expectedBytes));
                     await Task.Delay(TimeSpan.FromMilliseconds(20), CancellationToken.None).ConfigureAwait(false);
                 }
+                while (!building.IsCompleted);
             },
             CancellationToken.None);
         var first = await Task.WhenAny(building, watching).ConfigureAwait(false);
