@@ -83,6 +83,12 @@ public sealed class BootedDisk : IAsyncDisposable
     }
 
     /// <summary>
+    /// Logs in after a boot that starts on the console after <paramref name="offset"/> (a reset the guest caused
+    /// itself, for instance), failing fast as <see cref="RebootAsync"/> does.
+    /// </summary>
+    public Task LoginAfterRebootAsync(int offset) => LoginOrFailFastAsync(offset);
+
+    /// <summary>
     /// Logs in, but stops at once when the boot visibly failed (the mounter gave up, the kernel panicked) instead of
     /// waiting out the boot timeout while the machine reboots in a loop.
     /// </summary>

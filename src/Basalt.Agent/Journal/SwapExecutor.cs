@@ -21,6 +21,24 @@ public enum RecoveryOutcome
     Completed,
 }
 
+/// <summary>Who recovers, which decides what happens to an operation whose images were not yet exchanged.</summary>
+public enum RecoveryMode
+{
+    /// <summary>
+    /// A lifecycle command (the next <c>basalt upgrade</c> or <c>rollback</c>, or <c>basalt recover</c>): an operation
+    /// whose new image is complete is carried out to the end; the reboot that starts it comes later, as after any upgrade.
+    /// </summary>
+    Command,
+
+    /// <summary>
+    /// Early in a boot (<c>basalt recover --boot</c>): the running system is the one the menu chose from the images as
+    /// they were. An operation not yet exchanged is rolled back, so the system now running stays the active one and
+    /// this boot's good-boot bookkeeping cannot confirm an image that never booted; one already exchanged is completed
+    /// (its new image is what booted, or what the boot counting will try).
+    /// </summary>
+    Boot,
+}
+
 /// <summary>The result of a recovery run, for the CLI and the boot-time caller.</summary>
 public sealed record RecoveryResult(RecoveryOutcome Outcome, string? Operation, SwapStep? InterruptedAt);
 
@@ -40,7 +58,16 @@ public sealed class SwapHooks
     /// all, leaving the files as a cut would; only <see cref="SwapExecutor.RecoverAsync"/> may act on them afterwards.
     /// </summary>
     public Func<Exception, bool> IsPowerCut { get; init; } = _ => false;
+
+    /// <summary>
+    /// Called repeatedly while <c>transition.img</c> is written (from a watcher, not the writing thread), with the
+    /// bytes allocated to it so far. Fault injection cuts here to test a half-written image.
+    /// </summary>
+    public Action<PreparationProgress>? WhilePreparing { get; init; }
 }
+
+/// <summary>How far the write of <c>transition.img</c> got: bytes allocated so far, and about how many it will take.</summary>
+public sealed record PreparationProgress(long WrittenBytes, long ExpectedBytes);
 
 /// <summary>
 /// Carries out the second half of every image swap on COS_STATE, under the step journal: once a complete
@@ -121,7 +148,10 @@ public sealed class SwapExecutor
     /// Finishes or undoes an operation a power cut or crash interrupted. Called at the start of upgrade and rollback,
     /// and meant for boot (before the health gate) so a node never stays half-way.
     /// </summary>
-    public async Task<RecoveryResult> RecoverAsync(CancellationToken cancellationToken = default)
+    public Task<RecoveryResult> RecoverAsync(CancellationToken cancellationToken = default) => RecoverAsync(RecoveryMode.Command, cancellationToken);
+
+    /// <summary>Finishes or undoes an interrupted operation the way <paramref name="mode"/> says (see <see cref="RecoveryMode"/>).</summary>
+    public async Task<RecoveryResult> RecoverAsync(RecoveryMode mode, CancellationToken cancellationToken = default)
     {
         var journal = _journal.Read();
         if (journal is null)
@@ -130,13 +160,17 @@ public sealed class SwapExecutor
         }
 
         _logger.LogWarning("an interrupted {Operation} was found at step {Step}; recovering", journal.Operation, journal.Step);
-        if (journal.IsPastPreparation && (IsExchanged(journal) || IsTransitionReady(journal)))
+        var exchanged = journal.IsPastPreparation && IsExchanged(journal);
+        var completable = exchanged || (journal.IsPastPreparation && mode == RecoveryMode.Command && IsTransitionReady(journal));
+        if (completable)
         {
             await CompleteAsync(journal, cancellationToken).ConfigureAwait(false);
             return new RecoveryResult(RecoveryOutcome.Completed, journal.Operation, journal.Step);
         }
 
-        var reason = journal.IsPastPreparation ? "interrupted, and its transition image is gone" : $"interrupted at step {journal.Step}";
+        var reason = !journal.IsPastPreparation ? $"interrupted at step {journal.Step}"
+            : mode == RecoveryMode.Boot && IsTransitionReady(journal) ? $"interrupted at step {journal.Step}, before the exchange; undone at boot, the running system stays active"
+            : "interrupted, and its transition image is gone";
         await UndoPreparationAsync(journal, LifecycleOperations.RolledBack, reason, cancellationToken).ConfigureAwait(false);
         return new RecoveryResult(RecoveryOutcome.RolledBack, journal.Operation, journal.Step);
     }

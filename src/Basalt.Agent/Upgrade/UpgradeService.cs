@@ -262,8 +262,66 @@ public sealed class UpgradeService
         };
         Directory.CreateDirectory(Path.GetDirectoryName(_paths.TransitionImage)!);
         // Built beside the target, flushed, renamed into place and the directory flushed: transition.img is whole or absent.
-        await new Ext4ImageBuilder(_runner).BuildAsync(_paths.TransitionImage, spec, cancellationToken).ConfigureAwait(false);
+        var build = new Ext4ImageBuilder(_runner);
+        if (executor.Hooks.WhilePreparing is not { } watch)
+        {
+            await build.BuildAsync(_paths.TransitionImage, spec, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await BuildWatchedAsync(build, spec, watch, tree.BlockBytes, cancellationToken).ConfigureAwait(false);
+        }
+
         return Posix.GetStatus(_paths.TransitionImage).Inode;
+    }
+
+    /// <summary>
+    /// Builds while a watcher reports the bytes allocated to the image's temporary file to <paramref name="watch"/>. An
+    /// exception from the watch (a simulated cut) stops the build and propagates; on a real node the watch never returns.
+    /// </summary>
+    private async Task BuildWatchedAsync(Ext4ImageBuilder build, Ext4ImageSpec spec, Action<PreparationProgress> watch, long expectedBytes, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var building = build.BuildAsync(_paths.TransitionImage, spec, stop.Token);
+        var watching = Task.Run(
+            async () =>
+            {
+                // At least one report, however fast the build.
+                do
+                {
+                    watch(new PreparationProgress(TransitionBytesWritten(), expectedBytes));
+                    await Task.Delay(TimeSpan.FromMilliseconds(20), CancellationToken.None).ConfigureAwait(false);
+                }
+                while (!building.IsCompleted);
+            },
+            CancellationToken.None);
+        var first = await Task.WhenAny(building, watching).ConfigureAwait(false);
+        if (first == watching && watching.IsFaulted)
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await building.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or BasaltException)
+            {
+                // The build was stopped by the cut; what it left is for recovery.
+                _logger.LogDebug("the image build stopped at the injected cut: {Message}", e.Message);
+            }
+
+            await watching.ConfigureAwait(false);
+        }
+
+        await building.ConfigureAwait(false);
+        await watching.ConfigureAwait(false);
+    }
+
+    /// <summary>Bytes allocated to the temporary files transition.img is being built in.</summary>
+    private long TransitionBytesWritten()
+    {
+        var directory = Path.GetDirectoryName(_paths.TransitionImage)!;
+        var pattern = $".{Path.GetFileName(_paths.TransitionImage)}.tmp-*";
+        return Directory.EnumerateFiles(directory, pattern).Sum(file => Posix.TryGetStatus(file, out var status) ? status.AllocatedBytes : 0);
     }
 
     private void RequireActiveImage()

@@ -25,6 +25,10 @@ public static class InitFiles
     public const string ReconcileTimer = "basalt-reconcile.timer";
     public const string ReconcileService = "basalt-reconcile.service";
     public const string ResetUnit = "basalt-reset.service";
+    public const string RecoverUnit = "basalt-recover.service";
+
+    /// <summary>The lifecycle's step journal on a booted node (COS_PERSISTENT), present only while an upgrade or rollback is unfinished.</summary>
+    public const string LifecycleJournalPath = "/usr/local/.basalt/journal.json";
 
     /// <summary>The cloud-config stages run by systemd once the system is up (rootfs and initramfs run in the initramfs).</summary>
     public static readonly IReadOnlyList<string> SystemdStages = ["fs", "boot", "network"];
@@ -156,6 +160,35 @@ public static class InitFiles
 
             """;
     }
+
+    /// <summary>
+    /// Finishes or undoes, early in an active or passive boot, an upgrade or rollback a power cut interrupted, so the node
+    /// is consistent before the cloud-config stages, the services and the good-boot bookkeeping run. The initramfs has
+    /// already mounted COS_STATE, COS_OEM and COS_PERSISTENT; without a journal the unit is skipped at no cost.
+    /// </summary>
+    public static string RecoverService() =>
+        $"""
+        [Unit]
+        Description=Basalt: finish or undo an upgrade interrupted by a power cut
+        DefaultDependencies=no
+        ConditionPathExists={LifecycleJournalPath}
+        ConditionPathExists=|/run/cos/active_mode
+        ConditionPathExists=|/run/cos/passive_mode
+        ConditionFileIsExecutable={BasaltBinaryPath}
+        After=local-fs.target
+        Before=sysinit.target {StageUnitName("fs")} {BootCompleteUnit}
+
+        [Service]
+        Type=oneshot
+        RemainAfterExit=yes
+        ExecStart={BasaltBinaryPath} recover --boot
+        StandardOutput=journal+console
+        StandardError=journal+console
+
+        [Install]
+        WantedBy=sysinit.target
+
+        """;
 
     public static string ReconcileServiceUnit() =>
         $"""

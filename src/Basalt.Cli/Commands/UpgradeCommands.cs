@@ -45,6 +45,7 @@ internal sealed class UpgradeCommands : ICommandGroup
         ArgumentNullException.ThrowIfNull(binder);
         yield return Upgrade(binder);
         yield return Rollback(binder);
+        yield return Recover(binder);
     }
 
     private static Command Upgrade(CommandBinder binder)
@@ -70,6 +71,7 @@ internal sealed class UpgradeCommands : ICommandGroup
             var request = new UpgradeRequest(sourceText, context.GetValue(tries) ?? settings.BootTries) { Platform = CommandInputs.Platform(context.Settings) };
             var paths = StateCommands.Paths(context, nodeRoot);
             var runner = new ToolRunner();
+            var hooks = FaultInjection(context);
             using var registry = new RegistryClient(new RegistryOptions { InsecureRegistries = InsecureRegistries(context.Settings, settings, sourceText) });
             if (context.GetValue(recovery))
             {
@@ -83,6 +85,7 @@ internal sealed class UpgradeCommands : ICommandGroup
                 runner,
                 new SlotStoreRecords(new SlotStore(paths.SlotsFile)),
                 new FileLifecycleHistory(paths.History),
+                hooks: hooks,
                 stages: new LifecycleStages(new StageRunner(runner, http), ConfigStages.Sources(merged), merged.Config.Strict == true));
 
             if (context.GetValue(dryRun))
@@ -191,6 +194,68 @@ internal sealed class UpgradeCommands : ICommandGroup
         return command;
     }
 
+    private static Command Recover(CommandBinder binder)
+    {
+        var boot = new Option<bool>("--boot")
+        {
+            Description = "Early-boot mode (the basalt-recover unit): an operation interrupted before its images were exchanged is rolled back, so the running system stays active",
+        };
+        var nodeRoot = StateCommands.NodeRootOption();
+        var command = new Command("recover", "Finish or undo an upgrade or rollback that a power cut or crash interrupted (upgrade and rollback do this first on their own)")
+        {
+            boot, nodeRoot,
+        };
+        binder.SetHandler(command, async (context, ct) =>
+        {
+            var paths = StateCommands.Paths(context, nodeRoot);
+            var runner = new ToolRunner();
+            var executor = new SwapExecutor(paths, new SlotImageFiles(runner), new SlotStoreRecords(new SlotStore(paths.SlotsFile)), new FileLifecycleHistory(paths.History));
+            var result = new RecoveryResult(RecoveryOutcome.Nothing, null, null);
+            if (executor.Journal.Exists)
+            {
+                await using (await StateMountAccess.OpenAsync(runner, paths.StateMount, cancellationToken: ct).ConfigureAwait(false))
+                {
+                    result = await executor.RecoverAsync(context.GetValue(boot) ? RecoveryMode.Boot : RecoveryMode.Command, ct).ConfigureAwait(false);
+                }
+            }
+
+            var text = Recovered(result);
+            if (context.Console.IsJson)
+            {
+                context.Console.WriteJson(
+                    new RecoverOutput(result.Outcome.ToString().ToLowerInvariant(), result.Operation, result.InterruptedAt?.ToString(), text),
+                    Json.RecoverOutput);
+                return ExitCodes.Success;
+            }
+
+            context.Console.WriteText(text ?? "nothing to recover: no upgrade or rollback was interrupted");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Fault injection for power-cut tests (<see cref="PowerCutSetting.EnvironmentVariable"/>): hooks that hard-reset the
+    /// machine at the named point, with no sync. None when the variable is unset; a bad value fails before anything is done.
+    /// </summary>
+    private static SwapHooks? FaultInjection(CommandContext context)
+    {
+        if (PowerCutSetting.FromEnvironment(Environment.GetEnvironmentVariable) is not { } point)
+        {
+            return null;
+        }
+
+        var error = context.Console.Error;
+        error.WriteLine($"fault injection: the machine will be hard-reset at {point.Text} ({PowerCutSetting.EnvironmentVariable})");
+        error.Flush();
+        return PowerCutHooks.For(point, at =>
+        {
+            error.WriteLine($"fault injection: hard reset now, at {at.Text}");
+            error.Flush();
+            new MachineReset().HardResetNow();
+        });
+    }
+
     private static void WritePlan(CommandContext context, UpgradePlan plan)
     {
         if (context.Console.IsJson)
@@ -264,6 +329,9 @@ public sealed record UpgradeOutput(string Outcome, string? Recovered, UpgradePla
 /// <summary>The JSON document of `basalt upgrade --recovery`.</summary>
 public sealed record RecoveryUpgradeOutput(string Outcome, RecoveryUpgradePlan Plan, long BytesTransferred, long ImageBytes, double Seconds);
 
+/// <summary>The JSON document of `basalt recover`.</summary>
+public sealed record RecoverOutput(string Outcome, string? Operation, string? InterruptedAt, string? Message);
+
 /// <summary>The JSON document of `basalt rollback`.</summary>
 public sealed record RollbackOutput(string? Recovered, string? ActiveImage, string? ActiveDigest, string? PassiveImage, string? PassiveDigest, double Seconds);
 
@@ -272,4 +340,5 @@ public sealed record RollbackOutput(string? Recovered, string? ActiveImage, stri
 [JsonSerializable(typeof(UpgradeOutput))]
 [JsonSerializable(typeof(RollbackOutput))]
 [JsonSerializable(typeof(RecoveryUpgradeOutput))]
+[JsonSerializable(typeof(RecoverOutput))]
 internal sealed partial class UpgradeJsonContext : JsonSerializerContext;

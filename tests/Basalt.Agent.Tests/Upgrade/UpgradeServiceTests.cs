@@ -5,9 +5,11 @@ using Basalt.Agent.Journal;
 using Basalt.Agent.Upgrade;
 using Basalt.Boot.Grub;
 using Basalt.Config.Stages;
+using Basalt.Disk;
 using Basalt.Oci.Images;
 using Basalt.Oci.Registry;
 using Basalt.Oci.Store;
+using Basalt.Platform;
 
 namespace Basalt.Agent.Tests.Upgrade;
 
@@ -250,5 +252,96 @@ public sealed class UpgradeServiceTests
         var next = await Service(node, registry).UpgradeAsync(new UpgradeRequest(source));
         Assert.Equal(recovery.Outcome == RecoveryOutcome.Completed, next.Plan.NoOp);
         node.AssertBootable(["T"], ["A"]);
+    }
+
+    [Theory]
+    [MemberData(nameof(EveryCut))]
+    public async Task At_boot_a_cut_before_the_exchange_is_rolled_back_and_one_after_it_completed(SwapStep step, bool afterStep)
+        // At boot the running system is what the menu chose from the images as they were: the images not yet exchanged
+        // means the old active runs, and it must stay the active one.
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        var source = MakeTree(node, "T");
+        var hooks = afterStep ? PowerCuts.After(step) : PowerCuts.Before(step);
+        await Assert.ThrowsAsync<PowerCutException>(() => Service(node, registry, hooks).UpgradeAsync(new UpgradeRequest(source)));
+        var exchanged = step > SwapStep.Exchanging || (step == SwapStep.Exchanging && afterStep);
+
+        var recovery = await new SwapExecutor(node.Paths, new SlotImageFiles(node.Tools), node.Slots, node.History).RecoverAsync(RecoveryMode.Boot);
+
+        Assert.False(File.Exists(node.Paths.Journal));
+        Assert.False(File.Exists(node.Paths.TransitionImage));
+        Assert.False(Directory.Exists(Path.Combine(node.Paths.AgentDirectory, "staging")));
+        var record = Assert.Single(await node.History.ReadAsync());
+        if (exchanged)
+        {
+            Assert.Equal(RecoveryOutcome.Completed, recovery.Outcome);
+            node.AssertBootable(["T"], ["A"]);
+            Assert.Equal(LifecycleOperations.Succeeded, record.Outcome);
+            Assert.Equal(record.ToDigest, node.Slots.ReadActive()?.Digest);
+        }
+        else
+        {
+            Assert.Equal(RecoveryOutcome.RolledBack, recovery.Outcome);
+            node.AssertBootable(["A"], ["P"]);
+            Assert.Equal(LifecycleOperations.RolledBack, record.Outcome);
+            Assert.False(node.GrubVariables().ContainsKey(GrubEnvironmentKeys.ActiveTriesLeft));
+        }
+
+        var next = await Service(node, registry).UpgradeAsync(new UpgradeRequest(source));
+        Assert.Equal(exchanged, next.Plan.NoOp);
+        node.AssertBootable(["T"], ["A"]);
+    }
+
+    [Fact]
+    public async Task A_cut_while_the_transition_image_is_written_leaves_the_old_images_and_is_rolled_back()
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        var source = MakeTree(node, "T");
+        var writing = new SlowImageTools(node.Tools);
+        var hooks = PowerCutHooks.For(
+            PowerCutSetting.Parse("image-write:512K"),
+            at => throw new PowerCutException($"power cut at {at.Text}"),
+            e => e is PowerCutException);
+        var service = new UpgradeService(node.Paths, new ImageService(new BlobStore(node.Paths.BlobStore), registry), writing, node.Slots, node.History, node.Probe, hooks: hooks);
+
+        var cut = await Assert.ThrowsAsync<PowerCutException>(() => service.UpgradeAsync(new UpgradeRequest(source)));
+
+        Assert.Contains("image-write:524288", cut.Message, StringComparison.Ordinal);
+        Assert.True(writing.Started, "the cut fell while mkfs.ext4 was writing");
+        Assert.Equal(SwapStep.Preparing, new SwapJournalStore(node.Paths.Journal).Read()?.Step);
+        node.AssertBootable(["A"], ["P"]);
+        Assert.False(File.Exists(node.Paths.TransitionImage));
+
+        var recovery = await Service(node, registry).RecoverAsync();
+
+        Assert.Equal((RecoveryOutcome.RolledBack, SwapStep.Preparing), (recovery.Outcome, recovery.InterruptedAt));
+        Assert.Empty(Directory.EnumerateFiles(Path.GetDirectoryName(node.Paths.TransitionImage)!, ".transition.img.tmp-*"));
+        var next = await Service(node, registry).UpgradeAsync(new UpgradeRequest(source));
+        Assert.True(next.Changed);
+        node.AssertBootable(["T"], ["A"]);
+    }
+
+    /// <summary>mkfs.ext4 that writes its first MiB and then takes its time, as a real build of a large tree does.</summary>
+    private sealed class SlowImageTools(FakeTools inner) : IToolRunner
+    {
+        public bool Started { get; private set; }
+
+        public string? Locate(string tool) => inner.Locate(tool);
+
+        public async Task<ToolResult> RunAsync(ToolInvocation invocation, CancellationToken cancellationToken = default)
+        {
+            if (invocation.Tool != "mkfs.ext4")
+            {
+                return await inner.RunAsync(invocation, cancellationToken);
+            }
+
+            Started = true;
+            var target = invocation.Arguments[^2];
+            await File.WriteAllBytesAsync(target, new byte[ByteSize.MiB], cancellationToken);
+            await Task.Delay(TimeSpan.FromMinutes(5), cancellationToken);
+            return await inner.RunAsync(invocation, cancellationToken);
+        }
     }
 }

@@ -155,6 +155,18 @@ public sealed class InitPlanTests
     }
 
     [Fact]
+    public void The_boot_time_recovery_unit_is_written_and_enabled()
+    {
+        using var temp = new TempDirectory("init-plan");
+        var root = InitTestRoots.Create(temp.Path, InitTestRoots.Debian);
+        var plan = Plan(root, InitTestRoots.FakeBinary(temp.Path));
+
+        var unit = Assert.Single(plan.Files, f => f.Path == $"{InitFiles.UnitDirectory}/{InitFiles.RecoverUnit}");
+        Assert.Equal(InitFiles.RecoverService(), unit.Content);
+        Assert.Contains(InitFiles.RecoverUnit, plan.UnitsToEnable);
+    }
+
+    [Fact]
     public void A_resolved_unit_in_the_image_is_enabled_too()
     {
         using var temp = new TempDirectory("init-plan");
