@@ -77,7 +77,8 @@ public sealed class VmCommandTests : IDisposable
             await WaitAsync(basalt, @"[#$]\s*$", StepTimeout, mark, "root logs in on the serial console");
             mark = basalt.OutputLength;
             await basalt.SendAsync("echo \"host-\"$(hostname); ls /oem\n");
-            await WaitAsync(basalt, "^host-" + Hostname + @"\s*$", StepTimeout, mark, "the --cloud-config given to basalt vm is applied (hostname)");
+            // Not anchored at the line start: bash puts terminal control sequences (bracketed paste off) before the output.
+            await WaitAsync(basalt, "host-" + Hostname + @"\s*$", StepTimeout, mark, "the --cloud-config given to basalt vm is applied (hostname)");
             await WaitAsync(basalt, Regex.Escape(VmLaunchOptions.CloudConfigName), StepTimeout, mark, $"it lies on COS_OEM as {VmLaunchOptions.CloudConfigName}");
 
             await basalt.SendAsync("systemctl poweroff\n");
