@@ -56,6 +56,22 @@ public sealed class CloudConfigNotFoundException : BuildException
     public override string Kind => "cloud-config-not-found";
 }
 
+/// <summary>A cloud-config file given to an artifact is not one a node would apply (syntax, header, schema).</summary>
+public sealed class InvalidCloudConfigException : BuildException
+{
+    public InvalidCloudConfigException(string path, IReadOnlyList<string> problems)
+        : base($"the cloud-config file '{path}' is not valid: {string.Join("; ", problems ?? [])}",
+               "fix it (basalt config validate FILE shows every finding); nothing was written")
+    {
+        Path = path;
+        Problems = problems ?? [];
+    }
+
+    public string Path { get; }
+    public IReadOnlyList<string> Problems { get; }
+    public override string Kind => "invalid-cloud-config";
+}
+
 /// <summary>The output path of a disk build is unusable (a directory, or its directory is missing).</summary>
 public sealed class InvalidDiskOutputException : BuildException
 {

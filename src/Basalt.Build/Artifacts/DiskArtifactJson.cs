@@ -19,10 +19,16 @@ public sealed record DiskArtifactSummary(
     double? ElapsedSeconds,
     IReadOnlyList<DiskPartitionSummary> Partitions)
 {
+    /// <summary>The cloud-config file the build puts on COS_OEM, if any.</summary>
+    public string? CloudConfig { get; init; }
+
     public static DiskArtifactSummary FromPlan(DiskArtifactPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return new(plan.OutputPath, plan.Options.Format.ToString().ToLowerInvariant(), plan.Layout.DiskBytes, plan.Layout.DiskGuid, plan.Layout.Seed, true, null, null, null, SummarizePartitions(plan.Layout));
+        return new(plan.OutputPath, plan.Options.Format.ToString().ToLowerInvariant(), plan.Layout.DiskBytes, plan.Layout.DiskGuid, plan.Layout.Seed, true, null, null, null, SummarizePartitions(plan.Layout))
+        {
+            CloudConfig = plan.Options.CloudConfigPath,
+        };
     }
 
     public static DiskArtifactSummary FromResult(DiskArtifactResult result)

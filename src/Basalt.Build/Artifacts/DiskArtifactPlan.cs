@@ -216,11 +216,7 @@ public static class DiskArtifactPlanner
         long cloudConfigBytes = 0;
         if (options.CloudConfigPath is { } cloudConfig)
         {
-            if (!File.Exists(cloudConfig))
-            {
-                throw new CloudConfigNotFoundException(cloudConfig);
-            }
-
+            CloudConfigFile.EnsureValid(cloudConfig);
             cloudConfigBytes = new FileInfo(cloudConfig).Length;
         }
 

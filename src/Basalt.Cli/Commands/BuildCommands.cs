@@ -24,6 +24,8 @@ internal sealed class BuildCommands : ICommandGroup
             Base(binder),
             Image(binder),
             DiskCommands.BuildDisk(binder),
+            DiskCommands.BuildRaw(binder),
+            DiskCommands.BuildQcow2(binder),
         };
     }
 

@@ -9,7 +9,7 @@ using Basalt.Platform;
 namespace Basalt.Cli.Commands;
 
 /// <summary>
-/// `basalt build disk` (an OS image or tree → a bootable raw/qcow2 disk) and `basalt bootentry --disk` (offline
+/// `basalt build disk|raw|qcow2` (an OS image or tree → a bootable raw/qcow2 disk) and `basalt bootentry --disk` (offline
 /// choice of the next boot entry in the disk's grubenv).
 /// </summary>
 internal sealed class DiskCommands : ICommandGroup
@@ -22,7 +22,18 @@ internal sealed class DiskCommands : ICommandGroup
     }
 
     /// <summary>`build disk`, added to the `build` command by <see cref="BuildCommands"/>.</summary>
-    internal static Command BuildDisk(CommandBinder binder)
+    internal static Command BuildDisk(CommandBinder binder) =>
+        BuildDisk(binder, "disk", "Build a bootable GPT disk (COS_GRUB, COS_OEM, COS_RECOVERY, COS_STATE, COS_PERSISTENT) from an OS image", fixedFormat: null);
+
+    /// <summary>`build raw`: <c>build disk --format raw</c> under the artifact's own name.</summary>
+    internal static Command BuildRaw(CommandBinder binder) =>
+        BuildDisk(binder, "raw", "Build a bootable raw disk image (the same as build disk --format raw); dd it to a USB stick or boot it with basalt vm", DiskImageFormat.Raw);
+
+    /// <summary>`build qcow2`: <c>build disk --format qcow2</c> under the artifact's own name.</summary>
+    internal static Command BuildQcow2(CommandBinder binder) =>
+        BuildDisk(binder, "qcow2", "Build a bootable qcow2 disk image (the same as build disk --format qcow2) for QEMU/libvirt/OpenStack", DiskImageFormat.Qcow2);
+
+    private static Command BuildDisk(CommandBinder binder, string name, string description, DiskImageFormat? fixedFormat)
     {
         var image = new Argument<string?>("IMAGE") { Description = "Basalt OS image to build from: " + Oci.References.ImageSource.AcceptedForms, Arity = ArgumentArity.ZeroOrOne };
         var root = new Option<string?>("--root") { Description = "An unpacked Basalt OS tree to build from instead of an image", HelpName = "DIR" };
@@ -31,12 +42,17 @@ internal sealed class DiskCommands : ICommandGroup
         var format = new Option<string>("--format") { Description = "raw or qcow2", DefaultValueFactory = _ => "raw" };
         format.AcceptOnlyFromAmong("raw", "qcow2");
         var seed = new Option<string>("--seed") { Description = "Every partition and filesystem UUID derives from this", DefaultValueFactory = _ => DiskArtifactOptions.DefaultSeed };
-        var cloudConfig = new Option<string?>("--cloud-config") { Description = "A cloud-config file placed on COS_OEM (/oem)", HelpName = "FILE" };
+        var cloudConfig = new Option<string?>("--cloud-config") { Description = $"A cloud-config file baked into COS_OEM (/oem/{DiskArtifactPlan.CloudConfigName}); validated first, a bad file writes nothing", HelpName = "FILE" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan (layout, images, sizes) and write nothing" };
-        var command = new Command("disk", "Build a bootable GPT disk (COS_GRUB, COS_OEM, COS_RECOVERY, COS_STATE, COS_PERSISTENT) from an OS image")
+        var command = new Command(name, description)
         {
-            image, root, output, size, format, seed, cloudConfig, dryRun,
+            image, root, output, size, seed, cloudConfig, dryRun,
         };
+        if (fixedFormat is null)
+        {
+            command.Options.Add(format);
+        }
+
         binder.SetHandler(command, async (context, ct) =>
         {
             var imageText = context.GetValue(image);
@@ -51,7 +67,7 @@ internal sealed class DiskCommands : ICommandGroup
             {
                 RootDirectory = rootText ?? string.Empty,
                 OutputPath = outputPath,
-                Format = context.GetValue(format) == "qcow2" ? DiskImageFormat.Qcow2 : DiskImageFormat.Raw,
+                Format = fixedFormat ?? (context.GetValue(format) == "qcow2" ? DiskImageFormat.Qcow2 : DiskImageFormat.Raw),
                 SizeBytes = context.GetValue(size) is { } sizeText ? ParseSize(sizeText) : null,
                 Seed = context.GetValue(seed) ?? DiskArtifactOptions.DefaultSeed,
                 CloudConfigPath = context.GetValue(cloudConfig) is { } config ? Path.GetFullPath(config) : null,
