@@ -184,9 +184,12 @@ public sealed class UpgradeScenarioTests : IDisposable
     private static async Task PrepareShellAsync(BootedDisk guest) =>
         await guest.CheckAsync("dmesg -n 1", "kernel messages stay off the console the checks read");
 
-    /// <summary>The guest has its DHCP lease (QEMU user networking: 10.0.2.15) before it talks to the registry.</summary>
+    /// <summary>
+    /// The guest has its DHCP lease (QEMU user networking: 10.0.2.15) before it talks to the registry. The loop runs in
+    /// a subshell: an <c>exit</c> in the login shell itself would log the console out.
+    /// </summary>
     private static async Task WaitForNetworkAsync(BootedDisk guest) =>
-        await guest.CheckAsync("for i in $(seq 90); do ip -4 addr show | grep -q 'inet 10\\.0\\.2\\.' && exit 0; sleep 2; done; ip addr; networkctl --no-pager; exit 1", "the guest gets an address on the QEMU user network");
+        await guest.CheckAsync("(for i in $(seq 90); do ip -4 addr show | grep -q 'inet 10\\.0\\.2\\.' && exit 0; sleep 2; done; ip addr; networkctl --no-pager; exit 1)", "the guest gets an address on the QEMU user network");
 
     private async Task<JsonElement> UpgradeAsync(BootedDisk guest, string guestRegistry, string tag, string flags)
     {
