@@ -25,6 +25,10 @@ public static class InitFiles
     public const string ReconcileTimer = "basalt-reconcile.timer";
     public const string ReconcileService = "basalt-reconcile.service";
     public const string ResetUnit = "basalt-reset.service";
+    public const string AutoInstallUnit = "basalt-auto-install.service";
+
+    /// <summary>The tmpfs the auto-install makes its images in: the live root is read-only and /tmp is not a tmpfs there.</summary>
+    public const string AutoInstallWorkDirectory = "/run/basalt/install-work";
 
     /// <summary>The cloud-config stages run by systemd once the system is up (rootfs and initramfs run in the initramfs).</summary>
     public static readonly IReadOnlyList<string> SystemdStages = ["fs", "boot", "network"];
@@ -154,6 +158,35 @@ public static class InitFiles
 
             """;
     }
+
+    /// <summary>
+    /// On a live boot (ISO or netboot), runs <c>basalt install --if-auto</c>: it installs unattended when the merged
+    /// cloud-config sets <c>install.auto: true</c> (the device, reboot and power-off come from <c>install.*</c>) and
+    /// does nothing otherwise. The images are made in a tmpfs of their own, the only writable room a live system has
+    /// for them; an installed node never runs it (no <c>/run/cos/live_mode</c>).
+    /// </summary>
+    public static string AutoInstallService() =>
+        $"""
+        [Unit]
+        Description=Basalt: install to disk unattended from the live system (install.auto)
+        ConditionPathExists={BootPlanner.SentinelDirectory}/live_mode
+        ConditionFileIsExecutable={BasaltBinaryPath}
+        After=local-fs.target {StageUnitName("boot")}
+
+        [Service]
+        Type=oneshot
+        ExecStartPre=/bin/mkdir -p {AutoInstallWorkDirectory}
+        ExecStartPre=/bin/mount -t tmpfs -o size=90%,mode=0700 basalt-install-work {AutoInstallWorkDirectory}
+        ExecStart={BasaltBinaryPath} install --if-auto --work-dir {AutoInstallWorkDirectory}
+        ExecStopPost=-/bin/umount {AutoInstallWorkDirectory}
+        StandardOutput=journal+console
+        StandardError=journal+console
+        TimeoutStartSec=infinity
+
+        [Install]
+        WantedBy=multi-user.target
+
+        """;
 
     public static string ReconcileServiceUnit() =>
         $"""

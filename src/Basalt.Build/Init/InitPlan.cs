@@ -167,6 +167,7 @@ public sealed class InitPlanner
         files.Add(new($"{InitFiles.UnitDirectory}/{InitFiles.ReconcileService}", InitFiles.ReconcileServiceUnit(), Regular));
         files.Add(new($"{InitFiles.UnitDirectory}/{InitFiles.ReconcileTimer}", InitFiles.ReconcileTimerUnit(), Regular));
         files.Add(new($"{InitFiles.UnitDirectory}/{InitFiles.ResetUnit}", InitFiles.ResetService(), Regular));
+        files.Add(new($"{InitFiles.UnitDirectory}/{InitFiles.AutoInstallUnit}", InitFiles.AutoInstallService(), Regular));
         files.Add(new(InitFiles.InitramfsHookPath, InitFiles.InitramfsHook(), Executable));
         files.Add(new(InitFiles.InitramfsScriptPath, InitFiles.InitramfsBootScript(), Regular));
         files.Add(new(InitFiles.InitramfsModulesPath, InitFiles.InitramfsModulesFile(), Regular));
@@ -186,6 +187,7 @@ public sealed class InitPlanner
         units.AddRange(InitFiles.SystemdStages.Select(InitFiles.StageUnitName));
         units.Add(InitFiles.ReconcileTimer);
         units.Add(InitFiles.ResetUnit);
+        units.Add(InitFiles.AutoInstallUnit);
 
         return new InitPlan
         {

@@ -50,6 +50,8 @@ public sealed class AptPackageManager : IPackageManager
     [
         "systemd", "systemd-sysv", "udev", "kmod", "initramfs-tools", "busybox",
         "e2fsprogs", "dosfstools", "squashfs-tools", "grub-common", "iproute2", "ca-certificates",
+        // basalt install builds the ESP with mtools (mmd, mcopy), as the disk builder does on the host.
+        "mtools",
     ];
 
     public DistroFamily Family => DistroFamily.Debian;

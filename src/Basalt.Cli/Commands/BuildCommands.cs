@@ -24,6 +24,7 @@ internal sealed class BuildCommands : ICommandGroup
             Base(binder),
             Image(binder),
             DiskCommands.BuildDisk(binder),
+            IsoCommands.BuildIso(binder),
         };
     }
 
