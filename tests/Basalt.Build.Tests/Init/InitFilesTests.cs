@@ -174,4 +174,16 @@ public sealed class InitFilesTests
         Assert.Contains("/boot/vmlinuz", menu, StringComparison.Ordinal);
         Assert.Contains("set bootargs=\"boot=basalt\"", InitFiles.GrubBootArguments(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_auto_install_unit_runs_only_on_a_live_boot_and_installs_only_when_the_config_says_install_auto()
+    {
+        var text = InitFiles.AutoInstallService();
+        Assert.Contains("ConditionPathExists=/run/cos/live_mode\n", text, StringComparison.Ordinal);
+        Assert.Contains($"ExecStart=/usr/bin/basalt install --if-auto --work-dir {InitFiles.AutoInstallWorkDirectory}\n", text, StringComparison.Ordinal);
+        Assert.Contains($"mount -t tmpfs", text, StringComparison.Ordinal);
+        Assert.Contains($"After=local-fs.target {InitFiles.StageUnitName("boot")}\n", text, StringComparison.Ordinal);
+        Assert.Equal(["multi-user.target"], SystemdUnits.ParseInstall(text).WantedBy);
+        Assert.Contains("mtools", Basalt.Build.Init.AptPackageManager.BasePackages);
+    }
 }
