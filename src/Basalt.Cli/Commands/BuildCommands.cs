@@ -25,6 +25,7 @@ internal sealed class BuildCommands : ICommandGroup
             Image(binder),
             DiskCommands.BuildDisk(binder),
             IsoCommands.BuildIso(binder),
+            NetbootCommands.BuildNetboot(binder),
         };
     }
 
