@@ -1,3 +1,4 @@
+using Basalt.Boot.CommandLine;
 using Basalt.Boot.Grub;
 using Basalt.Boot.Mounting;
 
@@ -245,6 +246,13 @@ public static class InitFiles
         done
         # The mounter speaks util-linux (losetup --find --show, blkid -t, mount --bind); busybox's applets
         # of the same names do not. Its own copies live apart and come first on the mounter's PATH.
+        # A netboot (basalt.live.url=) downloads the root squashfs with curl before anything is mounted.
+        for directory in /usr/bin /bin; do
+        	if [ -x "$directory/curl" ]; then
+        		copy_exec "$directory/curl" {{MounterToolsDirectory}}/curl
+        		break
+        	fi
+        done
         for tool in blkid e2fsck losetup mount umount; do
         	for directory in /usr/sbin /sbin /usr/bin /bin; do
         		if [ -x "$directory/$tool" ] && [ ! -L "$directory/$tool" ]; then
@@ -291,6 +299,10 @@ public static class InitFiles
         	export HOME=/run/basalt
         	export DOTNET_BUNDLE_EXTRACT_BASE_DIR=/run/basalt/bundle
         	mkdir -p /run/basalt/bundle
+        	# A netboot fetches its root over HTTP: bring the network up first (ip= on the command line, DHCP by default).
+        	if grep -q "{{BootKeys.BasaltLiveUrl}}=" /proc/cmdline; then
+        		configure_networking
+        	fi
         	if [ ! -x {{BasaltBinaryPath}} ]; then
         		basalt_fail "{{BasaltBinaryPath}} is missing from the initramfs"
         	fi

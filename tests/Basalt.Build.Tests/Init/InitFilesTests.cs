@@ -186,4 +186,14 @@ public sealed class InitFilesTests
         Assert.Equal(["multi-user.target"], SystemdUnits.ParseInstall(text).WantedBy);
         Assert.Contains("mtools", Basalt.Build.Init.AptPackageManager.BasePackages);
     }
+
+    [Fact]
+    public void A_netboot_initramfs_has_curl_and_brings_the_network_up_only_when_a_live_url_is_given()
+    {
+        Assert.Contains("copy_exec \"$directory/curl\" /usr/lib/basalt/bin/curl", InitFiles.InitramfsHook(), StringComparison.Ordinal);
+        var script = InitFiles.InitramfsBootScript();
+        Assert.Contains("if grep -q \"basalt.live.url=\" /proc/cmdline; then\n\t\tconfigure_networking\n", script, StringComparison.Ordinal);
+        Assert.True(script.IndexOf("configure_networking", StringComparison.Ordinal) < script.IndexOf("boot mount --sysroot", StringComparison.Ordinal));
+        Assert.Contains("curl", Basalt.Build.Init.AptPackageManager.BasePackages);
+    }
 }
