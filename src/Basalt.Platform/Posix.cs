@@ -54,6 +54,13 @@ public static partial class Posix
 
     public static int EffectiveUserId => (int)geteuid();
 
+    /// <summary>access(2) W_OK: whether this process may write into <paramref name="path"/> (false on a read-only filesystem, also for root).</summary>
+    public static bool CanWrite(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return access(path, 2) == 0;
+    }
+
     public static int EffectiveGroupId => (int)getegid();
 
     /// <summary>Changes owner of <paramref name="path"/> itself, never a symlink's target.</summary>
@@ -358,6 +365,9 @@ public static partial class Posix
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int mount(string source, string target, string? fileSystemType, nuint flags, nint data);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int access(string path, int mode);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial uint getegid();

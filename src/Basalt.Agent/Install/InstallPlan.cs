@@ -87,6 +87,12 @@ public sealed record InstallRequest
 
     /// <summary>GRUB x86_64-efi module directory; null: the source tree's own, else the host's.</summary>
     public string? GrubModulesDirectory { get; init; }
+
+    /// <summary>
+    /// The squashfs the running live system was booted from; with the running system as source (and no
+    /// after-install-chroot step changing the tree) it becomes the recovery image as it is.
+    /// </summary>
+    public string? LiveSquashfsPath { get; init; }
 }
 
 /// <summary>
@@ -127,6 +133,9 @@ public sealed record InstallPlan
 
     public string? GrubModulesDirectory { get; init; }
 
+    /// <summary>A squashfs of the source tree reused as the recovery image (installing from a live medium); null: one is made.</summary>
+    public string? RecoverySquashfsPath { get; init; }
+
     public int StepsOf(string stage) => Stages.FirstOrDefault(entry => entry.Stage == stage).Steps;
 
     /// <summary>The actions in order, as the executor carries them out.</summary>
@@ -146,7 +155,9 @@ public sealed record InstallPlan
                 steps.Add($"run stage after-install-chroot ({StepsOf("after-install-chroot")} steps) in a copy of the tree");
             }
 
-            steps.Add($"make active.img, passive.img, recovery.squashfs and the EFI loader in {WorkDirectory}");
+            steps.Add(RecoverySquashfsPath is { } squashfs
+                ? $"make active.img, passive.img and the EFI loader in {WorkDirectory}; copy {squashfs} as recovery.squashfs"
+                : $"make active.img, passive.img, recovery.squashfs and the EFI loader in {WorkDirectory}");
             steps.Add($"write the GPT and every partition onto {Device}" + (CloudConfigText is null ? string.Empty : $", the merged cloud-config to COS_OEM:/{CloudConfigFileName}") + ", the install record to COS_PERSISTENT");
             steps.Add($"run stage after-install ({StepsOf("after-install")} steps)");
             if (After != PowerAction.None)

@@ -66,6 +66,9 @@ public sealed class InstallPlanner
             WorkDirectory = Path.GetFullPath(request.WorkDirectory),
             CloudConfigText = request.CloudConfigText,
             GrubModulesDirectory = request.GrubModulesDirectory,
+            RecoverySquashfsPath = source.Kind == InstallSourceKind.RunningSystem && LifecycleStages.CountSteps(request.StageSources, "after-install-chroot") == 0
+                ? request.LiveSquashfsPath
+                : null,
         };
 
         return source.Kind == InstallSourceKind.Directory
@@ -93,6 +96,7 @@ public sealed class InstallPlanner
             Partitions = plan.Partitions,
             WorkDirectory = plan.WorkDirectory,
             PersistentContentDirectory = persistentContent,
+            RecoverySquashfsPath = plan.RecoverySquashfsPath,
         };
         try
         {

@@ -134,9 +134,20 @@ public sealed class DiskArtifactBuilder
             await ext4.BuildAsync(Path.Combine(work, image.RelativePath), spec, cancellationToken).ConfigureAwait(false);
         }
 
-        _logger.LogInformation("making the recovery squashfs from {Root}", plan.RootDirectory);
         var recoveryPath = Path.Combine(work, plan.RecoveryImage.RelativePath);
-        await new SquashfsImageBuilder(_runner).BuildAsync(recoveryPath, new SquashfsImageSpec(plan.RootDirectory) { Timestamp = time }, cancellationToken).ConfigureAwait(false);
+        if (options.RecoverySquashfsPath is { } existing)
+        {
+            _logger.LogInformation("copying the recovery squashfs from {Source}", existing);
+            await using var from = new FileStream(existing, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
+            await using var to = new FileStream(recoveryPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true);
+            await from.CopyToAsync(to, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            _logger.LogInformation("making the recovery squashfs from {Root}", plan.RootDirectory);
+            await new SquashfsImageBuilder(_runner).BuildAsync(recoveryPath, new SquashfsImageSpec(plan.RootDirectory) { Timestamp = time }, cancellationToken).ConfigureAwait(false);
+        }
+
         var recoveryBytes = new FileInfo(recoveryPath).Length;
         if (recoveryBytes > plan.RecoveryImage.SizeBytes)
         {

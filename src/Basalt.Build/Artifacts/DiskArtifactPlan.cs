@@ -55,6 +55,12 @@ public sealed record DiskArtifactOptions
 
     /// <summary>A directory whose contents fill COS_PERSISTENT (e.g. the lifecycle history of an install); null: empty.</summary>
     public string? PersistentContentDirectory { get; init; }
+
+    /// <summary>
+    /// A squashfs already made of this very tree (the live medium's, when installing from it), copied as the recovery
+    /// image instead of compressing the tree again; null: one is made with mksquashfs.
+    /// </summary>
+    public string? RecoverySquashfsPath { get; init; }
 }
 
 /// <summary>One image file made in the work directory before the disk is assembled.</summary>
@@ -126,6 +132,11 @@ public sealed record DiskArtifactPlan
             var uuid = image.Uuid is { } id ? $" uuid {id}" : string.Empty;
             var bound = image == RecoveryImage ? "at most " : string.Empty;
             text.Append(CultureInfo.InvariantCulture, $"image {image.Role}: {image.RelativePath} label {image.Label}{uuid}, {bound}{ByteSize.Format(image.SizeBytes)}\n");
+        }
+
+        if (Options.RecoverySquashfsPath is { } squashfs)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"recovery squashfs copied from {squashfs}\n");
         }
 
         text.Append(CultureInfo.InvariantCulture, $"EFI loader: grub-mkimage x86_64-efi from {GrubModulesDirectory}, modules {string.Join(' ', EfiLoader.Modules)}\n");
@@ -224,6 +235,15 @@ public static class DiskArtifactPlanner
         var tree = DirectoryTree.Measure(root);
         var image = Ext4Sizing.ForTree(tree, options.ImageHeadroomPercent, reservedPercent: 0);
         var recoveryBound = ByteSize.AlignUp(tree.ApparentBytes + (tree.Inodes * SquashfsBytesPerInode) + SquashfsFixedBytes, ByteSize.MiB);
+        if (options.RecoverySquashfsPath is { } givenSquashfs)
+        {
+            if (!File.Exists(givenSquashfs))
+            {
+                throw new ImageRootNotFoundException(givenSquashfs);
+            }
+
+            recoveryBound = ByteSize.AlignUp(new FileInfo(givenSquashfs).Length, ByteSize.MiB);
+        }
 
         var inputs = new KairosSizingInputs(image.ImageBytes, recoveryBound)
         {
@@ -306,7 +326,8 @@ public static class DiskArtifactPlanner
         }
     }
 
-    private static string FindGrubModules(string root, string? requested)
+    /// <summary>The GRUB x86_64-efi module directory: <paramref name="requested"/>, else the tree's own, else the host's.</summary>
+    public static string FindGrubModules(string root, string? requested)
     {
         var candidates = requested is not null
             ? [requested]

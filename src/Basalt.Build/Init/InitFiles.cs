@@ -1,3 +1,4 @@
+using Basalt.Boot.CommandLine;
 using Basalt.Boot.Grub;
 using Basalt.Boot.Mounting;
 
@@ -29,6 +30,11 @@ public static class InitFiles
 
     /// <summary>The lifecycle's step journal on a booted node (COS_PERSISTENT), present only while an upgrade or rollback is unfinished.</summary>
     public const string LifecycleJournalPath = "/usr/local/.basalt/journal.json";
+
+    public const string AutoInstallUnit = "basalt-auto-install.service";
+
+    /// <summary>The tmpfs the auto-install makes its images in: the live root is read-only and /tmp is not a tmpfs there.</summary>
+    public const string AutoInstallWorkDirectory = "/run/basalt/install-work";
 
     /// <summary>The cloud-config stages run by systemd once the system is up (rootfs and initramfs run in the initramfs).</summary>
     public static readonly IReadOnlyList<string> SystemdStages = ["fs", "boot", "network"];
@@ -190,6 +196,35 @@ public static class InitFiles
 
         """;
 
+    /// <summary>
+    /// On a live boot (ISO or netboot), runs <c>basalt install --if-auto</c>: it installs unattended when the merged
+    /// cloud-config sets <c>install.auto: true</c> (the device, reboot and power-off come from <c>install.*</c>) and
+    /// does nothing otherwise. The images are made in a tmpfs of their own, the only writable room a live system has
+    /// for them; an installed node never runs it (no <c>/run/cos/live_mode</c>).
+    /// </summary>
+    public static string AutoInstallService() =>
+        $"""
+        [Unit]
+        Description=Basalt: install to disk unattended from the live system (install.auto)
+        ConditionPathExists={BootPlanner.SentinelDirectory}/live_mode
+        ConditionFileIsExecutable={BasaltBinaryPath}
+        After=local-fs.target {StageUnitName("boot")}
+
+        [Service]
+        Type=oneshot
+        ExecStartPre=/bin/mkdir -p {AutoInstallWorkDirectory}
+        ExecStartPre=/bin/mount -t tmpfs -o size=90%,mode=0700 basalt-install-work {AutoInstallWorkDirectory}
+        ExecStart={BasaltBinaryPath} install --if-auto --work-dir {AutoInstallWorkDirectory}
+        ExecStopPost=-/bin/umount {AutoInstallWorkDirectory}
+        StandardOutput=journal+console
+        StandardError=journal+console
+        TimeoutStartSec=infinity
+
+        [Install]
+        WantedBy=multi-user.target
+
+        """;
+
     public static string ReconcileServiceUnit() =>
         $"""
         [Unit]
@@ -247,6 +282,13 @@ public static class InitFiles
         done
         # The mounter speaks util-linux (losetup --find --show, blkid -t, mount --bind); busybox's applets
         # of the same names do not. Its own copies live apart and come first on the mounter's PATH.
+        # A netboot (basalt.live.url=) downloads the root squashfs with curl before anything is mounted.
+        for directory in /usr/bin /bin; do
+        	if [ -x "$directory/curl" ]; then
+        		copy_exec "$directory/curl" {{MounterToolsDirectory}}/curl
+        		break
+        	fi
+        done
         for tool in blkid e2fsck losetup mount umount; do
         	for directory in /usr/sbin /sbin /usr/bin /bin; do
         		if [ -x "$directory/$tool" ] && [ ! -L "$directory/$tool" ]; then
@@ -293,6 +335,10 @@ public static class InitFiles
         	export HOME=/run/basalt
         	export DOTNET_BUNDLE_EXTRACT_BASE_DIR=/run/basalt/bundle
         	mkdir -p /run/basalt/bundle
+        	# A netboot fetches its root over HTTP: bring the network up first (ip= on the command line, DHCP by default).
+        	if grep -q "{{BootKeys.BasaltLiveUrl}}=" /proc/cmdline; then
+        		configure_networking
+        	fi
         	if [ ! -x {{BasaltBinaryPath}} ]; then
         		basalt_fail "{{BasaltBinaryPath}} is missing from the initramfs"
         	fi

@@ -168,6 +168,7 @@ public sealed class InitPlanner
         files.Add(new($"{InitFiles.UnitDirectory}/{InitFiles.ReconcileTimer}", InitFiles.ReconcileTimerUnit(), Regular));
         files.Add(new($"{InitFiles.UnitDirectory}/{InitFiles.ResetUnit}", InitFiles.ResetService(), Regular));
         files.Add(new($"{InitFiles.UnitDirectory}/{InitFiles.RecoverUnit}", InitFiles.RecoverService(), Regular));
+        files.Add(new($"{InitFiles.UnitDirectory}/{InitFiles.AutoInstallUnit}", InitFiles.AutoInstallService(), Regular));
         files.Add(new(InitFiles.InitramfsHookPath, InitFiles.InitramfsHook(), Executable));
         files.Add(new(InitFiles.InitramfsScriptPath, InitFiles.InitramfsBootScript(), Regular));
         files.Add(new(InitFiles.InitramfsModulesPath, InitFiles.InitramfsModulesFile(), Regular));
@@ -188,6 +189,7 @@ public sealed class InitPlanner
         units.Add(InitFiles.ReconcileTimer);
         units.Add(InitFiles.ResetUnit);
         units.Add(InitFiles.RecoverUnit);
+        units.Add(InitFiles.AutoInstallUnit);
 
         return new InitPlan
         {

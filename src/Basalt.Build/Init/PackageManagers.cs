@@ -50,6 +50,10 @@ public sealed class AptPackageManager : IPackageManager
     [
         "systemd", "systemd-sysv", "udev", "kmod", "initramfs-tools", "busybox",
         "e2fsprogs", "dosfstools", "squashfs-tools", "grub-common", "iproute2", "ca-certificates",
+        // basalt install builds the ESP with mtools (mmd, mcopy), as the disk builder does on the host.
+        "mtools",
+        // The initramfs of a netbooted node downloads its root squashfs with curl (basalt.live.url=).
+        "curl",
     ];
 
     public DistroFamily Family => DistroFamily.Debian;

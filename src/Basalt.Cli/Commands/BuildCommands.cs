@@ -26,6 +26,8 @@ internal sealed class BuildCommands : ICommandGroup
             DiskCommands.BuildDisk(binder),
             DiskCommands.BuildRaw(binder),
             DiskCommands.BuildQcow2(binder),
+            IsoCommands.BuildIso(binder),
+            NetbootCommands.BuildNetboot(binder),
         };
     }
 

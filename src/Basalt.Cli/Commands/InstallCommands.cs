@@ -5,6 +5,8 @@ using Basalt.Agent.Install;
 using Basalt.Agent.Node;
 using Basalt.Agent.Recovery;
 using Basalt.Agent.Reset;
+using Basalt.Boot.CommandLine;
+using Basalt.Boot.Mounting;
 using Basalt.Cli.Hosting;
 using Basalt.Config.Collection;
 using Basalt.Config.Stages;
@@ -37,13 +39,20 @@ internal sealed class InstallCommands : ICommandGroup
         var force = new Option<bool>("--force") { Description = "Install even onto a disk that holds mounted filesystems (the running system)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan and write nothing" };
         var workDir = new Option<string?>("--work-dir") { Description = "Where images are made before the disk is written (default: the temporary directory)", HelpName = "DIR" };
+        var ifAuto = new Option<bool>("--if-auto") { Description = "Install only when the merged cloud-config sets install.auto: true, else exit 0 having changed nothing (the live system's auto-install unit)" };
         var command = new Command("install", "Partition a disk and install Basalt on it (GPT, COS_GRUB, COS_OEM, COS_RECOVERY, COS_STATE, COS_PERSISTENT)")
         {
-            device, config, source, force, dryRun, workDir,
+            device, config, source, force, dryRun, workDir, ifAuto,
         };
         binder.SetHandler(command, async (context, ct) =>
         {
             var merged = await CollectAsync(context, context.GetValue(config), ct).ConfigureAwait(false);
+            if (context.GetValue(ifAuto) && merged.Config.Install?.Auto != true)
+            {
+                context.Console.Error.WriteLine("install.auto is not true in the cloud-config: nothing to install");
+                return ExitCodes.Success;
+            }
+
             var request = new InstallRequest
             {
                 Config = merged.Config,
@@ -53,6 +62,7 @@ internal sealed class InstallCommands : ICommandGroup
                 StageSources = ConfigStages.Sources(merged),
                 CloudConfigText = "#cloud-config\n" + YamlWriter.Write(merged.Root),
                 WorkDirectory = context.GetValue(workDir) ?? Path.GetTempPath(),
+                LiveSquashfsPath = LiveSquashfs(),
             };
             var plan = new InstallPlanner(new DiskInventory(), new RunningSystemProbe()).Plan(request);
             if (context.GetValue(dryRun))
@@ -153,6 +163,17 @@ internal sealed class InstallCommands : ICommandGroup
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>On a live boot, the squashfs the running root was mounted from (the medium's, or the downloaded one); else null.</summary>
+    private static string? LiveSquashfs()
+    {
+        if (!File.Exists(Path.Combine(BootPlanner.SentinelDirectory, "live_mode")))
+        {
+            return null;
+        }
+
+        return new[] { $"{BootPlanner.LiveMountPoint}/{BootKeys.LiveSquashfs}", BootPlanner.DownloadedSquashfs }.FirstOrDefault(File.Exists);
     }
 
     /// <summary>The node's merged cloud-config: the scan directories, then --config, then the kernel command line.</summary>

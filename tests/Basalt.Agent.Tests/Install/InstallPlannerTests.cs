@@ -270,4 +270,27 @@ public sealed class InstallPlannerTests
         Assert.Equal(2, json.RootElement.GetProperty("stages").GetProperty("after-install").GetInt32());
         Assert.True(json.RootElement.GetProperty("writesCloudConfig").GetBoolean());
     }
+
+    [Fact]
+    public void Installing_the_running_live_system_reuses_its_squashfs_as_recovery_unless_a_chroot_stage_changes_the_tree()
+    {
+        using var machine = new FakeMachine();
+        var vda = machine.AddDisk("vda", 8 * GiB);
+        const string squashfs = "/run/initramfs/live/rootfs.squashfs";
+
+        var live = machine.Planner.Plan(Request(vda) with { LiveSquashfsPath = squashfs });
+        Assert.Equal(InstallSourceKind.RunningSystem, live.Source.Kind);
+        Assert.Equal(squashfs, live.RecoverySquashfsPath);
+        Assert.Contains($"copy {squashfs} as recovery.squashfs", live.ToString(), StringComparison.Ordinal);
+
+        var stages = new List<Config.Stages.StageSource>
+        {
+            new("test", (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse("""{"stages":{"after-install-chroot":[{"commands":["true"]}]}}""")!),
+        };
+        var changed = machine.Planner.Plan(Request(vda) with { LiveSquashfsPath = squashfs, StageSources = stages });
+        Assert.Null(changed.RecoverySquashfsPath);
+
+        var image = machine.Planner.Plan(Request(vda, source: "oci:registry.example/basalt:1") with { LiveSquashfsPath = squashfs });
+        Assert.Null(image.RecoverySquashfsPath);
+    }
 }

@@ -184,4 +184,26 @@ public sealed class InitFilesTests
         Assert.Contains("/boot/vmlinuz", menu, StringComparison.Ordinal);
         Assert.Contains("set bootargs=\"boot=basalt\"", InitFiles.GrubBootArguments(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_auto_install_unit_runs_only_on_a_live_boot_and_installs_only_when_the_config_says_install_auto()
+    {
+        var text = InitFiles.AutoInstallService();
+        Assert.Contains("ConditionPathExists=/run/cos/live_mode\n", text, StringComparison.Ordinal);
+        Assert.Contains($"ExecStart=/usr/bin/basalt install --if-auto --work-dir {InitFiles.AutoInstallWorkDirectory}\n", text, StringComparison.Ordinal);
+        Assert.Contains($"mount -t tmpfs", text, StringComparison.Ordinal);
+        Assert.Contains($"After=local-fs.target {InitFiles.StageUnitName("boot")}\n", text, StringComparison.Ordinal);
+        Assert.Equal(["multi-user.target"], SystemdUnits.ParseInstall(text).WantedBy);
+        Assert.Contains("mtools", Basalt.Build.Init.AptPackageManager.BasePackages);
+    }
+
+    [Fact]
+    public void A_netboot_initramfs_has_curl_and_brings_the_network_up_only_when_a_live_url_is_given()
+    {
+        Assert.Contains("copy_exec \"$directory/curl\" /usr/lib/basalt/bin/curl", InitFiles.InitramfsHook(), StringComparison.Ordinal);
+        var script = InitFiles.InitramfsBootScript();
+        Assert.Contains("if grep -q \"basalt.live.url=\" /proc/cmdline; then\n\t\tconfigure_networking\n", script, StringComparison.Ordinal);
+        Assert.True(script.IndexOf("configure_networking", StringComparison.Ordinal) < script.IndexOf("boot mount --sysroot", StringComparison.Ordinal));
+        Assert.Contains("curl", Basalt.Build.Init.AptPackageManager.BasePackages);
+    }
 }

@@ -1,0 +1,37 @@
+using Basalt.Boot.CommandLine;
+using Basalt.Build.Artifacts;
+using Basalt.Testing;
+
+namespace Basalt.Build.Tests.Artifacts;
+
+public sealed class NetbootArtifactPlannerTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("netboot-plan");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public void The_command_line_boots_live_from_the_served_squashfs_with_dhcp_in_the_initramfs()
+    {
+        var plan = NetbootArtifactPlanner.Plan(new NetbootArtifactOptions { RootDirectory = ArtifactTestTrees.Create(_temp.Path), OutputDirectory = _temp.Combine("netboot") });
+
+        var line = NetbootArtifactPlan.CommandLineFor(plan.KernelArguments, new Uri("http://10.0.2.2:8080/"));
+        var parameters = BootParameters.Parse(line);
+        Assert.Equal(BootMode.Live, parameters.Mode);
+        Assert.Equal(new Uri("http://10.0.2.2:8080/rootfs.squashfs"), parameters.LiveUrl);
+        Assert.Contains("ip=dhcp", plan.KernelArguments);
+        Assert.Contains("boot=basalt", plan.KernelArguments);
+        var script = NetbootArtifactPlan.IpxeScript(plan.KernelArguments, new Uri("http://10.0.2.2:8080/"));
+        Assert.Contains("initrd http://10.0.2.2:8080/initrd\n", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_tree_without_a_kernel_and_an_output_that_is_a_file_are_refused()
+    {
+        Directory.CreateDirectory(_temp.Combine("broken"));
+        Directory.CreateDirectory(_temp.Combine("good"));
+        Assert.Throws<ImageNotBootableException>(() => NetbootArtifactPlanner.Plan(new NetbootArtifactOptions { RootDirectory = ArtifactTestTrees.Create(_temp.Combine("broken"), kernel: false), OutputDirectory = _temp.Combine("out") }));
+        File.WriteAllText(_temp.Combine("file"), "x");
+        Assert.Throws<InvalidNetbootOutputException>(() => NetbootArtifactPlanner.Plan(new NetbootArtifactOptions { RootDirectory = ArtifactTestTrees.Create(_temp.Combine("good")), OutputDirectory = _temp.Combine("file") }));
+    }
+}
