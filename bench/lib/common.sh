@@ -4,6 +4,7 @@
 #   debian_mirror                     -> the Debian mirror apt is configured with
 #   bench_basalt_binary               -> sets BASALT (publishes src/Basalt.Cli unless $BASALT_BIN is set)
 #   bench_os_tree CACHE               -> sets BENCH_OS_TREE: a Basalt OS tree (debootstrap base + basalt init --root), cached
+#                                        per basalt binary (made again when $BASALT changes)
 
 now() { date +%s.%N; }
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
@@ -60,7 +61,12 @@ bench_os_tree() {
   mkdir -p "$cache"
   exec 8>"$cache/.os-tree.lock"
   flock 8
-  if [[ ! -x "$BENCH_OS_TREE/usr/bin/basalt" || ! -e "$BENCH_OS_TREE/boot/vmlinuz" || ! -e "$BENCH_OS_TREE/boot/initrd" ]]; then
+  # The tree carries basalt itself (and its initrd the mounter): made again whenever the binary differs, so a bench
+  # never measures an older Basalt than the one it was given.
+  local stamp
+  stamp=$(sha256sum "$BASALT" | cut -d' ' -f1)
+  if [[ ! -x "$BENCH_OS_TREE/usr/bin/basalt" || ! -e "$BENCH_OS_TREE/boot/vmlinuz" || ! -e "$BENCH_OS_TREE/boot/initrd" \
+        || "$(cat "$BENCH_OS_TREE.basalt-sha256" 2>/dev/null)" != "$stamp" ]]; then
     if ! "$BASALT" init --help >/dev/null 2>&1; then
       echo "bench: this basalt ($BASALT) has no 'init' command: cannot make a Basalt OS tree" >&2
       flock -u 8
@@ -74,6 +80,7 @@ bench_os_tree() {
     "$BASALT" init --root "$BENCH_OS_TREE.tmp" >"$cache/init.log" 2>&1 || { tail -n 30 "$cache/init.log" >&2; flock -u 8; return 1; }
     rm -rf "$BENCH_OS_TREE"
     mv "$BENCH_OS_TREE.tmp" "$BENCH_OS_TREE"
+    printf '%s\n' "$stamp" >"$BENCH_OS_TREE.basalt-sha256"
   fi
   flock -u 8
 }
