@@ -73,6 +73,22 @@ public sealed class DiskCommandTests : IDisposable
         Assert.Contains("--size", run.Stderr);
     }
 
+    [Theory]
+    [InlineData("disk", "node.raw")]
+    [InlineData("iso", "node.iso")]
+    [InlineData("netboot", "netboot")]
+    public async Task An_image_that_cannot_be_unpacked_fails_the_build_and_leaves_nothing_beside_the_output(string artifact, string name)
+    {
+        var outputDirectory = _temp.Combine("out-" + artifact);
+        Directory.CreateDirectory(outputDirectory);
+        var missing = "oci-layout:" + _temp.Combine("no-such-layout") + ":v1";
+
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", artifact, missing, "-o", Path.Combine(outputDirectory, name));
+
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(outputDirectory));
+    }
+
     [Fact]
     public async Task Build_disk_needs_exactly_one_source()
     {

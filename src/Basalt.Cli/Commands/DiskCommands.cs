@@ -78,21 +78,7 @@ internal sealed class DiskCommands : ICommandGroup
                 return await BuildAsync(context, options with { RootDirectory = Path.GetFullPath(rootText) }, context.GetValue(dryRun), ct).ConfigureAwait(false);
             }
 
-            // An image is unpacked beside the output (same filesystem as the work files) and removed afterwards.
-            var unpacked = Path.Combine(Path.GetDirectoryName(outputPath) ?? "/", $".{Path.GetFileName(outputPath)}.rootfs-{Environment.ProcessId}-{Guid.NewGuid():N}");
-            try
-            {
-                var services = context.GetServices<CliServices>();
-                await services.Images.UnpackAsync(CommandInputs.Source(imageText!), unpacked, CommandInputs.Platform(context.Settings), cancellationToken: ct).ConfigureAwait(false);
-                return await BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                if (Directory.Exists(unpacked))
-                {
-                    await new ToolRunner().RunAsync(new ToolInvocation("rm", ["-rf", "--one-file-system", unpacked]) { Package = "coreutils" }, CancellationToken.None).ConfigureAwait(false);
-                }
-            }
+            return await UnpackedImage.BuildFromAsync(context, imageText!, outputPath, unpacked => BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct), ct).ConfigureAwait(false);
         });
         return command;
     }

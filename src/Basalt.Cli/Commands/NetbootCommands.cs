@@ -56,21 +56,7 @@ internal sealed class NetbootCommands : ICommandGroup
                 return await BuildAsync(context, options, context.GetValue(dryRun), ct).ConfigureAwait(false);
             }
 
-            var parent = Path.GetDirectoryName(outputPath) ?? "/";
-            var unpacked = Path.Combine(parent, $".{Path.GetFileName(outputPath)}.rootfs-{Environment.ProcessId}-{Guid.NewGuid():N}");
-            try
-            {
-                var services = context.GetServices<CliServices>();
-                await services.Images.UnpackAsync(CommandInputs.Source(imageText!), unpacked, CommandInputs.Platform(context.Settings), cancellationToken: ct).ConfigureAwait(false);
-                return await BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                if (Directory.Exists(unpacked))
-                {
-                    await new ToolRunner().RunAsync(new ToolInvocation("rm", ["-rf", "--one-file-system", unpacked]) { Package = "coreutils" }, CancellationToken.None).ConfigureAwait(false);
-                }
-            }
+            return await UnpackedImage.BuildFromAsync(context, imageText!, outputPath, unpacked => BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct), ct).ConfigureAwait(false);
         });
         return command;
     }

@@ -1,0 +1,31 @@
+using Basalt.Cli.Hosting;
+using Basalt.Platform;
+
+namespace Basalt.Cli.Commands;
+
+/// <summary>
+/// The artifact builders work from a tree. Given an IMAGE instead of <c>--root</c>, they build from the image unpacked
+/// beside the output (the same filesystem as their work files), which is removed afterwards whatever happened.
+/// </summary>
+internal static class UnpackedImage
+{
+    public static async Task<int> BuildFromAsync(CommandContext context, string imageText, string outputPath, Func<string, Task<int>> build, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(build);
+        var unpacked = Path.Combine(Path.GetDirectoryName(outputPath) ?? "/", $".{Path.GetFileName(outputPath)}.rootfs-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            var services = context.GetServices<CliServices>();
+            await services.Images.UnpackAsync(CommandInputs.Source(imageText), unpacked, CommandInputs.Platform(context.Settings), cancellationToken: cancellationToken).ConfigureAwait(false);
+            return await build(unpacked).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Directory.Exists(unpacked))
+            {
+                await new ToolRunner().RunAsync(new ToolInvocation("rm", ["-rf", "--one-file-system", unpacked]) { Package = "coreutils" }, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+}
