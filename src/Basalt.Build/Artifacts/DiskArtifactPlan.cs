@@ -182,8 +182,6 @@ public static class DiskArtifactPlanner
     public const string HostGrubModulesDirectory = "/usr/lib/grub/x86_64-efi";
 
     /// <summary>Bytes a squashfs may add to the tree it holds, per inode and in all (superblock, tables, tails).</summary>
-    private const long SquashfsBytesPerInode = 128;
-    private const long SquashfsFixedBytes = 8 * ByteSize.MiB;
 
     /// <summary>An allowance for BOOTX64.EFI and the stub config before the loader is made (~1 MiB in practice).</summary>
     private const long EfiContentAllowance = 4 * ByteSize.MiB;
@@ -234,7 +232,7 @@ public static class DiskArtifactPlanner
         var grubModules = FindGrubModules(root, options.GrubModulesDirectory);
         var tree = DirectoryTree.Measure(root);
         var image = Ext4Sizing.ForTree(tree, options.ImageHeadroomPercent, reservedPercent: 0);
-        var recoveryBound = ByteSize.AlignUp(tree.ApparentBytes + (tree.Inodes * SquashfsBytesPerInode) + SquashfsFixedBytes, ByteSize.MiB);
+        var recoveryBound = SquashfsImageBuilder.UpperBoundBytes(tree);
         if (options.RecoverySquashfsPath is { } givenSquashfs)
         {
             if (!File.Exists(givenSquashfs))

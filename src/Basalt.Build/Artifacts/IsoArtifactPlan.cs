@@ -130,8 +130,6 @@ public static class IsoArtifactPlanner
     public const string XorrisoTool = "xorriso";
     public const string XorrisoPackage = "xorriso";
 
-    private const long SquashfsBytesPerInode = 128;
-    private const long SquashfsFixedBytes = 8 * ByteSize.MiB;
 
     /// <summary>BOOTX64.EFI with iso9660 is ~2 MiB; the FAT image has room for it and its directories.</summary>
     public const long EfiImageBytes = 8 * ByteSize.MiB;
@@ -174,7 +172,7 @@ public static class IsoArtifactPlanner
         var grubModules = DiskArtifactPlanner.FindGrubModules(root, options.GrubModulesDirectory);
         var bios = FindBiosModules(options.BiosModulesDirectory);
         var tree = DirectoryTree.Measure(root);
-        var squashfsBound = ByteSize.AlignUp(tree.ApparentBytes + (tree.Inodes * SquashfsBytesPerInode) + SquashfsFixedBytes, ByteSize.MiB);
+        var squashfsBound = SquashfsImageBuilder.UpperBoundBytes(tree);
         var copied = files.Where(f => f.Source is not null).Sum(f => new FileInfo(f.Source!).Length);
         var isoBound = squashfsBound + copied + EfiImageBytes + IsoOverheadBytes + cloudConfigBytes;
         if (options.MaxSizeBytes is { } max && isoBound > max)

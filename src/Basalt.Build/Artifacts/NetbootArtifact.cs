@@ -97,8 +97,6 @@ public sealed record NetbootArtifactPlan
 
 public static class NetbootArtifactPlanner
 {
-    private const long SquashfsBytesPerInode = 128;
-    private const long SquashfsFixedBytes = 8 * ByteSize.MiB;
 
     public static NetbootArtifactPlan Plan(NetbootArtifactOptions options)
     {
@@ -132,7 +130,7 @@ public static class NetbootArtifactPlanner
         var kernel = RootedFile.Resolve(root, options.Menu.KernelPath)!;
         var initrd = RootedFile.Resolve(root, options.Menu.InitrdPath)!;
         var tree = DirectoryTree.Measure(root);
-        var bound = ByteSize.AlignUp(tree.ApparentBytes + (tree.Inodes * SquashfsBytesPerInode) + SquashfsFixedBytes, ByteSize.MiB);
+        var bound = SquashfsImageBuilder.UpperBoundBytes(tree);
         var copies = new FileInfo(kernel).Length + new FileInfo(initrd).Length;
         return new NetbootArtifactPlan
         {

@@ -32,12 +32,25 @@ public sealed class SquashfsImageBuilder
     public const string Tool = "mksquashfs";
     public const string Package = "squashfs-tools";
 
+    private const long BytesPerInode = 128;
+    private const long FixedBytes = 8 * ByteSize.MiB;
+
     private readonly IToolRunner _runner;
 
     public SquashfsImageBuilder(IToolRunner runner)
     {
         ArgumentNullException.ThrowIfNull(runner);
         _runner = runner;
+    }
+
+    /// <summary>
+    /// An upper bound of the squashfs of <paramref name="tree"/>, whatever the compression: the uncompressed bytes plus
+    /// inode and fixed metadata, aligned to a MiB. Used to size partitions and check free space before building.
+    /// </summary>
+    public static long UpperBoundBytes(DirectoryTreeSize tree)
+    {
+        ArgumentNullException.ThrowIfNull(tree);
+        return ByteSize.AlignUp(tree.ApparentBytes + (tree.Inodes * BytesPerInode) + FixedBytes, ByteSize.MiB);
     }
 
     public static ToolInvocation Describe(string target, SquashfsImageSpec spec)
