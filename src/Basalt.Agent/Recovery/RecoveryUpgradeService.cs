@@ -67,19 +67,7 @@ public sealed class RecoveryUpgradeService
     public async Task<RecoveryUpgradePlan> PlanAsync(string source, PlatformSpec? platform = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(source);
-        ResolvedImage image;
-        try
-        {
-            image = await _images.InspectAsync(ImageSource.Parse(source), platform, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OciException e)
-        {
-            throw new UpgradeSourceUnavailableException(source, e.Message, e.Hint, e);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new UpgradeSourceUnavailableException(source, e.Message, null, e);
-        }
+        var image = await UpgradeService.ResolveAsync(_images, source, platform, cancellationToken).ConfigureAwait(false);
 
         var recorded = File.Exists(_slots.Path) ? (await _slots.ReadAsync(cancellationToken).ConfigureAwait(false)).Recovery : null;
         return new RecoveryUpgradePlan(source, image.Name, image.Digest.Value, image.Config.Created, recorded?.Digest);
@@ -111,7 +99,7 @@ public sealed class RecoveryUpgradeService
             UnpackResult unpacked;
             try
             {
-                unpacked = await _images.UnpackAsync(ImageSource.Parse(source), tree, platform, null, progress, cancellationToken).ConfigureAwait(false);
+                unpacked = await _images.UnpackAsync(UpgradeService.ParseSource(source), tree, platform, null, progress, cancellationToken).ConfigureAwait(false);
             }
             catch (OciException e)
             {

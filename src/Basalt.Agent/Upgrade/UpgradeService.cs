@@ -105,20 +105,7 @@ public sealed class UpgradeService
             throw new InvalidBootTriesException(request.BootTries, BootAssessment.MaxTries);
         }
 
-        var source = ParseSource(request.Source);
-        ResolvedImage image;
-        try
-        {
-            image = await _images.InspectAsync(source, request.Platform, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OciException e)
-        {
-            throw new UpgradeSourceUnavailableException(request.Source, e.Message, e.Hint, e);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new UpgradeSourceUnavailableException(request.Source, e.Message, null, e);
-        }
+        var image = await ResolveAsync(_images, request.Source, request.Platform, cancellationToken).ConfigureAwait(false);
 
         var store = _images.Store;
         var resolved = new ResolvedUpgradeImage(
@@ -337,7 +324,24 @@ public sealed class UpgradeService
         }
     }
 
-    private static ImageSource ParseSource(string text)
+    /// <summary>The source's manifest and config; a bad or unreachable source is an <see cref="UpgradeSourceUnavailableException"/>.</summary>
+    internal static async Task<ResolvedImage> ResolveAsync(ImageService images, string source, PlatformSpec? platform, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await images.InspectAsync(ParseSource(source), platform, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OciException e)
+        {
+            throw new UpgradeSourceUnavailableException(source, e.Message, e.Hint, e);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new UpgradeSourceUnavailableException(source, e.Message, null, e);
+        }
+    }
+
+    internal static ImageSource ParseSource(string text)
     {
         try
         {
