@@ -12,6 +12,9 @@ namespace Basalt.EndToEnd.Tests;
 /// <see cref="DiskArtifactBuilder"/>. Each scenario boots its own sparse copy of the disk.
 /// The base is cached under <c>${BASALT_TEST_CACHE:-/var/cache/basalt-test}</c> across runs;
 /// <c>BASALT_E2E_BASALT</c> may name an already published basalt binary (CI publishes it once).
+/// <c>BASALT_E2E_OS_CACHE</c> may name a directory that keeps the OS tree and the disk between runs: they are reused
+/// while the published basalt binary is byte for byte the one they were built with, and rebuilt when it is not, so a
+/// change to Basalt's code is never tested against an OS that carries an older Basalt.
 /// </summary>
 public sealed class BasaltOsFixture : IAsyncLifetime
 {
@@ -20,12 +23,25 @@ public sealed class BasaltOsFixture : IAsyncLifetime
     /// <summary>A fixed salt keeps the tree the same from run to run.</summary>
     private const string PasswordSalt = "basalte2esalt";
 
+    private const string CacheVariable = "BASALT_E2E_OS_CACHE";
+    private const string CacheStamp = "basalt.sha256";
+
     private readonly TempDirectory _work = new("e2e-os");
     private readonly ToolRunner _runner = new();
+    private string? _osDirectory;
+    private string? _basaltBinary;
+    private FileStream? _cacheLock;
 
-    public string DiskPath => _work.Combine("basalt.raw");
+    /// <summary>Where the OS tree and the disk live: the run's own work directory, or the cache.</summary>
+    private string OsDirectory => _osDirectory ?? throw new InvalidOperationException("the end-to-end fixture is not initialized");
 
-    public string RootDirectory => _work.Combine("rootfs");
+    public string DiskPath => Path.Combine(OsDirectory, "basalt.raw");
+
+    /// <summary>The OS tree every disk is made from; scenarios read it and never change it.</summary>
+    public string RootDirectory => Path.Combine(OsDirectory, "rootfs");
+
+    /// <summary>The basalt binary this run tests (published from these sources, or BASALT_E2E_BASALT).</summary>
+    public string BasaltBinary => _basaltBinary ?? throw new InvalidOperationException("the end-to-end fixture is not initialized");
 
     public IToolRunner Runner => _runner;
 
@@ -36,6 +52,39 @@ public sealed class BasaltOsFixture : IAsyncLifetime
     {
         E2eRequirements.Check();
         var binary = await PublishCliAsync();
+        _basaltBinary = binary;
+        var stamp = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(binary)));
+        if (Environment.GetEnvironmentVariable(CacheVariable) is { Length: > 0 } cache)
+        {
+            Directory.CreateDirectory(cache);
+            _cacheLock = await LockAsync(Path.Combine(cache, ".lock"));
+            _osDirectory = cache;
+            var stampPath = Path.Combine(cache, CacheStamp);
+            if (File.Exists(stampPath) && (await File.ReadAllTextAsync(stampPath)).Trim() == stamp && File.Exists(DiskPath))
+            {
+                Log.Add($"OS tree and disk reused from {cache} (built with this basalt, sha256 {stamp[..12]})");
+                return;
+            }
+
+            File.Delete(stampPath);
+            File.Delete(DiskPath);
+            if (Directory.Exists(RootDirectory))
+            {
+                await _runner.RunAsync(new ToolInvocation("rm", ["-rf", "--one-file-system", RootDirectory]) { Package = "coreutils" });
+            }
+
+            await BuildOsAsync(binary);
+            await File.WriteAllTextAsync(stampPath, stamp + "\n");
+            Log.Add($"OS tree and disk kept in {cache} for runs with the same basalt");
+            return;
+        }
+
+        _osDirectory = _work.Path;
+        await BuildOsAsync(binary);
+    }
+
+    private async Task BuildOsAsync(string binary)
+    {
         var baseRootfs = await BuildBaseAsync();
 
         await Step("copy the base", () => _runner.RunAsync(new ToolInvocation("cp", ["-a", "--reflink=auto", baseRootfs.Path + "/.", RootDirectory + "/"])
@@ -70,8 +119,26 @@ public sealed class BasaltOsFixture : IAsyncLifetime
 
     public Task DisposeAsync()
     {
+        _cacheLock?.Dispose();
         _work.Dispose();
         return Task.CompletedTask;
+    }
+
+    /// <summary>Holds the cache for this run: another run with the same cache waits rather than rebuild it under us.</summary>
+    private async Task<FileStream> LockAsync(string path)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (waited.Elapsed < TimeSpan.FromMinutes(90))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(5));
+            }
+        }
     }
 
     private async Task<string> PublishCliAsync()

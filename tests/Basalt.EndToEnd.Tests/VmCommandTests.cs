@@ -49,7 +49,7 @@ public sealed class VmCommandTests : IDisposable
         await File.WriteAllTextAsync(config, $"#cloud-config\nhostname: {Hostname}\n");
         var work = _temp.Combine("vm-work");
 
-        var invocation = new ToolInvocation(BasaltBinary(), ["vm", disk, "--accel", "tcg", "--memory", "2048", "--cpus", "2", "--cloud-config", config, "--work-dir", work]);
+        var invocation = new ToolInvocation(_os.BasaltBinary, ["vm", disk, "--accel", "tcg", "--memory", "2048", "--cpus", "2", "--cloud-config", config, "--work-dir", work]);
         var basalt = BackgroundProcess.Start(invocation, _os.Runner, _temp.Combine("console.log"));
         try
         {
@@ -111,19 +111,6 @@ public sealed class VmCommandTests : IDisposable
         {
             Assert.Fail($"{proves}: waited for /{pattern}/ in vain ({exception.Message})\n--- last output ---\n{Tail(process.Output)}");
         }
-    }
-
-    /// <summary>The basalt the fixture published from these sources (beside its disk), or BASALT_E2E_BASALT.</summary>
-    private string BasaltBinary()
-    {
-        if (Environment.GetEnvironmentVariable("BASALT_E2E_BASALT") is { Length: > 0 } given)
-        {
-            return given;
-        }
-
-        var published = Path.Combine(Path.GetDirectoryName(_os.DiskPath)!, "cli", "basalt");
-        Assert.True(File.Exists(published), $"the fixture's published basalt is not at {published}");
-        return published;
     }
 
     private static List<int> QemuProcessesUsing(string work)
