@@ -69,6 +69,7 @@ public sealed class BootAssessmentTests
 
         Assert.Equal(["cos", "cos", "cos", "fallback", "fallback", "fallback", "recovery", "recovery"], booted);
         Assert.Equal("passive: no tries left", environment.Get(GrubEnvironmentKeys.FallbackReason));
+        Assert.Equal("3", environment.Get(GrubEnvironmentKeys.BootTries));
     }
 
     [Fact]

@@ -226,27 +226,7 @@ public sealed class PowerCutScenarioTests : IDisposable
 
         Directory.Delete(tree, recursive: true);
 
-        await _os.Runner.RunAsync(new ToolInvocation("truncate", ["-s", string.Create(CultureInfo.InvariantCulture, $"+{PersistentGrowth}"), disk]) { Package = "coreutils" });
-        await _os.Runner.RunAsync(new ToolInvocation("sgdisk", ["-e", disk]) { Package = "gdisk" });
-        var table = GptReader.Read(disk);
-        var persistent = table.FindByName(KairosLayout.PersistentLabel) ?? throw new InvalidOperationException($"{disk} has no {KairosLayout.PersistentLabel} partition");
-        var number = (table.Partitions.ToList().IndexOf(persistent) + 1).ToString(CultureInfo.InvariantCulture);
-        await _os.Runner.RunAsync(new ToolInvocation("sgdisk",
-        [
-            "-d", number,
-            "-n", string.Create(CultureInfo.InvariantCulture, $"{number}:{persistent.FirstLba}:0"),
-            "-t", $"{number}:{persistent.TypeGuid}",
-            "-u", $"{number}:{persistent.PartitionGuid}",
-            "-c", $"{number}:{persistent.Name}",
-            disk,
-        ])
-        { Package = "gdisk" });
-        var grown = GptReader.Read(disk).FindByName(KairosLayout.PersistentLabel)!;
-        var size = ByteSize.AlignDown(grown.SizeBytes(), 4 * ByteSize.KiB);
-        await new Ext4ImageBuilder(_os.Runner).FormatInPlaceAsync(disk, grown.OffsetBytes(), new Ext4ImageSpec(KairosLayout.PersistentLabel, Guid.NewGuid(), size)
-        {
-            SourceDirectory = content,
-        });
+        var size = await PersistentPartition.GrowAndFillAsync(_os.Runner, disk, PersistentGrowth, content);
         _output.WriteLine($"COS_PERSISTENT is now {ByteSize.Format(size)} and holds the v2 layout; upgrade source {Source}");
         Directory.Delete(content, recursive: true);
     }

@@ -16,7 +16,8 @@ public sealed record GoodBootPlan(
     IReadOnlyList<LifecycleRecord> Records,
     string? UpgradeFailure,
     IReadOnlyList<string> ClearVariables,
-    IReadOnlyList<string> KeptCounters);
+    IReadOnlyList<string> KeptCounters,
+    IReadOnlyDictionary<string, string> RearmedCounters);
 
 /// <summary>
 /// The bookkeeping rules of a good boot. The menu (<see cref="BootAssessment.Select"/>) counts tries down
@@ -29,10 +30,13 @@ public sealed record GoodBootPlan(
 /// <item>a boot of passive or recovery while counting was armed writes the <c>upgrade_failure</c> sentinel;</item>
 /// <item>a good boot of active clears everything (<see cref="BootAssessment.MarkGood"/>), so no flag an
 /// earlier upgrade left can cause a fallback later; an armed active boot is recorded as confirmed;</item>
-/// <item>a good boot of passive or recovery clears its own counter and the decision variables but keeps the
-/// counters of the slots before it: a slot that used up its tries stays skipped (the menu goes on booting the
-/// good slot instead of looping on the broken one) until an upgrade re-arms counting or a rollback or reset
-/// clears it.</item>
+/// <item>a good boot of passive or recovery clears the decision variables but keeps the counters of the slots
+/// before it: a slot that used up its tries stays skipped (the menu goes on booting the good slot instead of
+/// looping on the broken one) until an upgrade re-arms counting or a rollback or reset clears it;</item>
+/// <item>while active is skipped, a good boot of passive gives passive its full tries again (the count the
+/// upgrade armed, <c>basalt_boot_tries</c>) instead of clearing its counter: the node now lives on passive, and
+/// if passive stops booting too, the menu must still step on to recovery rather than boot it uncounted for
+/// ever.</item>
 /// </list>
 /// </summary>
 public static class GoodBootPlanner
@@ -94,10 +98,19 @@ public static class GoodBootPlanner
 
         var clear = new List<string> { GrubEnvironmentKeys.LastBootEntry, GrubEnvironmentKeys.FallbackReason, GrubEnvironmentKeys.LastFailure };
         var kept = new List<string>();
+        var rearmed = new Dictionary<string, string>(StringComparer.Ordinal);
         switch (runningSlot)
         {
             case SlotNames.Passive:
-                clear.Add(GrubEnvironmentKeys.PassiveTriesLeft);
+                if (activeTries is not null && BootAssessment.ValidTries(Value(environment, GrubEnvironmentKeys.BootTries)) is { } tries)
+                {
+                    rearmed[GrubEnvironmentKeys.PassiveTriesLeft] = tries;
+                }
+                else
+                {
+                    clear.Add(GrubEnvironmentKeys.PassiveTriesLeft);
+                }
+
                 kept.Add(GrubEnvironmentKeys.ActiveTriesLeft);
                 break;
             case SlotNames.Recovery:
@@ -112,7 +125,7 @@ public static class GoodBootPlanner
         }
 
         kept.RemoveAll(key => Value(environment, key) is null);
-        return new GoodBootPlan(runningSlot, armed, reason, records, upgradeFailure, clear, kept);
+        return new GoodBootPlan(runningSlot, armed, reason, records, upgradeFailure, clear, kept, rearmed);
     }
 
     /// <summary>Applies the plan's grubenv part: exactly what the plan says is cleared, nothing else changes.</summary>
@@ -128,6 +141,11 @@ public static class GoodBootPlanner
         foreach (var key in plan.ClearVariables)
         {
             environment.Unset(key);
+        }
+
+        foreach (var (key, value) in plan.RearmedCounters)
+        {
+            environment.Set(key, value);
         }
     }
 

@@ -29,6 +29,7 @@ public static class BootAssessment
         var value = tries.ToString(CultureInfo.InvariantCulture);
         environment.Set(GrubEnvironmentKeys.ActiveTriesLeft, value);
         environment.Set(GrubEnvironmentKeys.PassiveTriesLeft, value);
+        environment.Set(GrubEnvironmentKeys.BootTries, value);
         environment.Unset(GrubEnvironmentKeys.FallbackReason);
         environment.Unset(GrubEnvironmentKeys.LastBootEntry);
     }
@@ -39,6 +40,7 @@ public static class BootAssessment
         ArgumentNullException.ThrowIfNull(environment);
         environment.Unset(GrubEnvironmentKeys.ActiveTriesLeft);
         environment.Unset(GrubEnvironmentKeys.PassiveTriesLeft);
+        environment.Unset(GrubEnvironmentKeys.BootTries);
         environment.Unset(GrubEnvironmentKeys.LastBootEntry);
         environment.Unset(GrubEnvironmentKeys.FallbackReason);
     }
@@ -98,6 +100,10 @@ public static class BootAssessment
 
         return new BootSelection(entry, after);
     }
+
+    /// <summary>A try count the menu can lower (1 to <see cref="MaxTries"/>, one digit), or null.</summary>
+    public static string? ValidTries(string? tries) =>
+        tries is { Length: 1 } && int.TryParse(tries, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= MaxTries ? tries : null;
 
     /// <summary>One less try; anything that is not a count GRUB can lower is treated as none left.</summary>
     internal static string Decrement(string tries) =>

@@ -32,6 +32,8 @@ public static class GrubEnvironmentKeys
     public const string LastBootEntry = "basalt_last_entry";
     /// <summary>Why the menu stepped from one slot to the next (e.g. "active: no tries left").</summary>
     public const string FallbackReason = "basalt_fallback_reason";
+    /// <summary>The tries the last upgrade armed each slot with, to re-arm passive while the node runs on it.</summary>
+    public const string BootTries = "basalt_boot_tries";
 }
 
 /// <summary>

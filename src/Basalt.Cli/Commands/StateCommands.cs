@@ -124,6 +124,11 @@ internal sealed class StateCommands : ICommandGroup
         {
             yield return $"kept {counter}: that slot stays skipped until an upgrade, rollback or reset";
         }
+
+        foreach (var (counter, tries) in result.Plan.RearmedCounters)
+        {
+            yield return $"{counter} set to {tries}: if this slot stops booting, the node goes on to recovery";
+        }
     }
 
     internal static void WriteMarkGood(CommandContext context, GoodBootResult result)

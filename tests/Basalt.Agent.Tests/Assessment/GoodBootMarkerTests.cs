@@ -117,6 +117,45 @@ public sealed class GoodBootMarkerTests
     }
 
     [Fact]
+    public async Task While_the_node_lives_on_passive_a_passive_that_stops_booting_leads_to_recovery_after_its_tries()
+    {
+        // The upgrade armed 2 tries; the new active used them and the menu fell back to passive, which booted well.
+        using var node = new TestNode().Booted(SlotNames.Passive).WithSlots(V3, V2)
+            .WithGrubenv((Active, "0"), (Passive, "1"), (GrubEnvironmentKeys.BootTries, "2"), (LastEntry, "fallback"), (Reason, "active: no tries left"));
+
+        var result = await Marker(node).MarkGoodAsync();
+
+        Assert.Equal("2", node.Grubenv.Get(Passive));
+        Assert.Equal("0", node.Grubenv.Get(Active));
+        Assert.Equal(new Dictionary<string, string> { [Passive] = "2" }, result.Plan.RearmedCounters);
+
+        // Passive now fails (no mark-good): two boots of it, then the menu goes to recovery and says why.
+        var environment = node.Grubenv.Variables.ToDictionary(p => p.Key, p => p.Value);
+        var entries = new List<string>();
+        for (var boot = 0; boot < 3; boot++)
+        {
+            var selection = BootAssessment.Select(environment);
+            entries.Add(selection.Entry);
+            environment = selection.Environment.ToDictionary(p => p.Key, p => p.Value);
+        }
+
+        Assert.Equal([GrubMenu.PassiveEntry, GrubMenu.PassiveEntry, GrubMenu.RecoveryEntry], entries);
+        Assert.Equal("passive: no tries left", environment[Reason]);
+    }
+
+    [Fact]
+    public async Task A_good_passive_boot_without_a_recorded_try_count_clears_the_passive_counter_as_before()
+    {
+        using var node = new TestNode().Booted(SlotNames.Passive).WithSlots(V3, V2)
+            .WithGrubenv((Active, "0"), (Passive, "1"), (LastEntry, "fallback"), (Reason, "active: no tries left"));
+
+        var result = await Marker(node).MarkGoodAsync();
+
+        Assert.Null(node.Grubenv.Get(Passive));
+        Assert.Empty(result.Plan.RearmedCounters);
+    }
+
+    [Fact]
     public async Task Flags_left_by_an_earlier_upgrade_never_cause_a_fallback_after_a_good_boot()
     {
         using var node = new TestNode().Booted(SlotNames.Active).WithSlots(V3, V2)
