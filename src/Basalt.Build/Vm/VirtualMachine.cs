@@ -64,7 +64,7 @@ public sealed partial class VirtualMachine : IAsyncDisposable
             }
         }
 
-        var kvmUsable = File.Exists("/dev/kvm");
+        var kvmUsable = spec.Accelerator == VmAccelerator.Auto && KvmProbe.Problem(tools) is null;
         var invocation = new ToolInvocation(QemuCommandLine.Binary, QemuCommandLine.Build(spec, vars, kvmUsable)) { Package = "qemu-system-x86" };
         var process = BackgroundProcess.Start(invocation, tools, Path.Combine(workDirectory, "console.log"), logger);
         return new VirtualMachine(process, workDirectory, spec);

@@ -224,14 +224,33 @@ public static class VmLaunchPlanner
     }
 }
 
-/// <summary>Whether this host's KVM can be used: /dev/kvm exists and opens for reading and writing.</summary>
+/// <summary>
+/// Whether this host's KVM can be used: /dev/kvm exists, opens for reading and writing, and really runs a guest.
+/// The last check matters: a host whose CPU lacks what KVM needs (nested virtualisation without its features) can
+/// offer a /dev/kvm that opens but never runs a single guest instruction, and picking it would hang the VM
+/// silently. The test guest is one boot sector that writes <c>KV</c> to the serial port and exits QEMU through
+/// <c>isa-debug-exit</c>: under a working KVM it is done in well under a second.
+/// </summary>
 public static class KvmProbe
 {
     public const string DevicePath = "/dev/kvm";
 
+    /// <summary>isa-debug-exit makes QEMU exit with (value &lt;&lt; 1) | 1; the guest writes 0x10.</summary>
+    public const int GuestExitCode = 33;
+
+    private const string GuestOutput = "KV";
+    private static readonly TimeSpan GuestLimit = TimeSpan.FromSeconds(10);
+
+    /// <summary>mov dx,0x3f8; mov al,'K'; out dx,al; mov al,'V'; out dx,al; mov al,0x10; out 0xf4,al; hlt; jmp hlt.</summary>
+    private static readonly byte[] GuestCode = [0xBA, 0xF8, 0x03, 0xB0, 0x4B, 0xEE, 0xB0, 0x56, 0xEE, 0xB0, 0x10, 0xE6, 0xF4, 0xF4, 0xEB, 0xFD];
+
     /// <summary>Null when KVM is usable, else why not.</summary>
-    public static string? Problem()
+    public static string? Problem() => Problem(new ToolRunner());
+
+    /// <summary>Null when KVM is usable, else why not; the test guest runs through <paramref name="runner"/>.</summary>
+    public static string? Problem(IToolRunner runner)
     {
+        ArgumentNullException.ThrowIfNull(runner);
         if (!File.Exists(DevicePath))
         {
             return $"{DevicePath} does not exist (no hardware virtualisation, or the kvm module is not loaded)";
@@ -240,11 +259,61 @@ public static class KvmProbe
         try
         {
             using var device = new FileStream(DevicePath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1, FileOptions.None);
-            return null;
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
             return $"{DevicePath} cannot be opened: {exception.Message}";
         }
+
+        return GuestProblem(runner, VmAccelerator.Kvm);
+    }
+
+    /// <summary>Runs the test guest under <paramref name="accelerator"/>; null when it printed and exited as it should.</summary>
+    public static string? GuestProblem(IToolRunner runner, VmAccelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        var image = Path.Combine(Path.GetTempPath(), $"basalt-kvm-probe-{Environment.ProcessId}-{Guid.NewGuid():N}.img");
+        try
+        {
+            File.WriteAllBytes(image, BootSector());
+            var name = accelerator == VmAccelerator.Kvm ? "kvm" : "tcg";
+            var invocation = new ToolInvocation("timeout",
+            [
+                "--kill-after=5", ((int)GuestLimit.TotalSeconds).ToString(CultureInfo.InvariantCulture),
+                QemuCommandLine.Binary, "-accel", name, "-m", "16", "-display", "none", "-serial", "stdio", "-no-reboot",
+                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-drive", $"file={image},format=raw,if=floppy", "-boot", "a",
+            ])
+            {
+                Package = "coreutils",
+                SuccessExitCodes = [GuestExitCode],
+                Timeout = GuestLimit * 2,
+            };
+            var result = runner.RunAsync(invocation).GetAwaiter().GetResult();
+            return result.StandardOutput.Contains(GuestOutput, StringComparison.Ordinal)
+                ? null
+                : $"a test guest under -accel {name} exited without writing to its serial port";
+        }
+        catch (ToolFailedException exception)
+        {
+            return $"{DevicePath} opens, but a 512-byte test guest under -accel {(accelerator == VmAccelerator.Kvm ? "kvm" : "tcg")} did not run within {GuestLimit.TotalSeconds:0} s ({exception.Message.Split('\n')[0]})";
+        }
+        catch (ToolNotFoundException exception)
+        {
+            return exception.Message;
+        }
+        finally
+        {
+            File.Delete(image);
+        }
+    }
+
+    /// <summary>The test guest: a BIOS boot sector (code, zero padding, 0x55 0xAA).</summary>
+    public static byte[] BootSector()
+    {
+        var sector = new byte[512];
+        GuestCode.CopyTo(sector, 0);
+        sector[510] = 0x55;
+        sector[511] = 0xAA;
+        return sector;
     }
 }
