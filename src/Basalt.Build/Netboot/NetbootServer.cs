@@ -16,7 +16,7 @@ public sealed record NetbootServerOptions
     /// <summary>A directory made by <c>basalt build netboot</c>.</summary>
     public required string Directory { get; init; }
 
-    /// <summary>A cloud-config served at <see cref="CloudConfigPath"/> (nodes get it with <c>config_url=</c>); null: none.</summary>
+    /// <summary>A cloud-config served at <see cref="CloudConfigPath"/>; the iPXE script then gives nodes <c>config_url=</c> to it. Null: none.</summary>
     public string? CloudConfigFile { get; init; }
 
     public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, 8080);
@@ -94,7 +94,9 @@ public sealed class NetbootServer : IAsyncDisposable
                 // The address the node reached us at is the one it can fetch the rest from.
                 var baseUrl = new Uri($"{context.Request.Scheme}://{context.Request.Host}/");
                 context.Response.ContentType = "text/plain; charset=utf-8";
-                await context.Response.WriteAsync(NetbootArtifactPlan.IpxeScript(arguments, baseUrl), context.RequestAborted).ConfigureAwait(false);
+                // A node told nothing of the cloud-config would never fetch it: the script points it there.
+                var configUrl = cloudConfig is null ? null : new Uri(baseUrl, NetbootServerOptions.CloudConfigPath.TrimStart('/'));
+                await context.Response.WriteAsync(NetbootArtifactPlan.IpxeScript(arguments, baseUrl, configUrl), context.RequestAborted).ConfigureAwait(false);
                 return;
             }
 
