@@ -48,7 +48,11 @@ public sealed class NetbootServer : IAsyncDisposable
     /// <summary>Where the server listens, e.g. <c>http://127.0.0.1:8080/</c>.</summary>
     public Uri BaseUrl { get; }
 
-    /// <summary>Checks the directory, binds the port and starts serving; <paramref name="log"/> gets every request.</summary>
+    /// <summary>
+    /// Checks the directory and the cloud-config (<see cref="NetbootDirectoryException"/>,
+    /// <see cref="CloudConfigNotFoundException"/>, <see cref="InvalidCloudConfigException"/>), binds the port
+    /// (<see cref="NetbootPortInUseException"/>) and starts serving; <paramref name="log"/> gets every request.
+    /// </summary>
     public static async Task<NetbootServer> StartAsync(NetbootServerOptions options, Action<NetbootFetch> log, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -64,10 +68,8 @@ public sealed class NetbootServer : IAsyncDisposable
         if (options.CloudConfigFile is { } configFile)
         {
             cloudConfig = Path.GetFullPath(configFile);
-            if (!File.Exists(cloudConfig))
-            {
-                throw new CloudConfigNotFoundException(cloudConfig);
-            }
+            // A file the node's collector would skip (no header, bad YAML) is refused here, where someone reads the error.
+            CloudConfigFile.EnsureValid(cloudConfig);
         }
 
         var arguments = (await File.ReadAllTextAsync(Path.Combine(directory, NetbootArtifactPlan.CommandLineName), cancellationToken).ConfigureAwait(false))
