@@ -25,6 +25,13 @@ public sealed class NetbootCommandTests : IDisposable
         return directory;
     }
 
+    /// <summary>`basalt serve netboot ARGS`, stopped after a minute: a server that wrongly started fails the test instead of hanging it.</summary>
+    private static async Task<CliRun> ServeAsync(params string[] args)
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        return await CliRunner.RunAsync(BasaltApp.CreateDefault(), stop.Token, ["serve", "netboot", .. args]);
+    }
+
     private static void AssertRefused(CliRun run, string expected)
     {
         Assert.True(run.ExitCode == 1, $"exit {run.ExitCode}: {run.Stderr}");
@@ -39,8 +46,8 @@ public sealed class NetbootCommandTests : IDisposable
         var directory = NetbootDirectory();
         File.Delete(Path.Combine(directory, "rootfs.squashfs"));
 
-        var lacking = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "serve", "netboot", directory, "--listen", "127.0.0.1:1");
-        var missing = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "serve", "netboot", _temp.Combine("nowhere"), "--listen", "127.0.0.1:1");
+        var lacking = await ServeAsync(directory, "--listen", "127.0.0.1:1");
+        var missing = await ServeAsync(_temp.Combine("nowhere"), "--listen", "127.0.0.1:1");
 
         AssertRefused(lacking, "is not a netboot directory: it lacks rootfs.squashfs");
         Assert.Contains("basalt build netboot", lacking.Stderr, StringComparison.Ordinal);
@@ -55,7 +62,7 @@ public sealed class NetbootCommandTests : IDisposable
         var config = _temp.Combine("node.yaml");
         await File.WriteAllTextAsync(config, text);
 
-        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "serve", "netboot", NetbootDirectory(), "--cloud-config", config, "--listen", "127.0.0.1:1");
+        var run = await ServeAsync(NetbootDirectory(), "--cloud-config", config, "--listen", "127.0.0.1:1");
 
         AssertRefused(run, expected);
     }
@@ -63,8 +70,8 @@ public sealed class NetbootCommandTests : IDisposable
     [Fact]
     public async Task A_missing_cloud_config_and_a_malformed_listen_address_are_refused()
     {
-        var missing = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "serve", "netboot", NetbootDirectory(), "--cloud-config", _temp.Combine("none.yaml"), "--listen", "127.0.0.1:1");
-        var badListen = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "serve", "netboot", NetbootDirectory(), "--listen", "localhost");
+        var missing = await ServeAsync(NetbootDirectory(), "--cloud-config", _temp.Combine("none.yaml"), "--listen", "127.0.0.1:1");
+        var badListen = await ServeAsync(NetbootDirectory(), "--listen", "localhost");
 
         AssertRefused(missing, "does not exist");
         Assert.Equal(2, badListen.ExitCode);
@@ -79,7 +86,7 @@ public sealed class NetbootCommandTests : IDisposable
         taken.Start();
         var port = ((IPEndPoint)taken.LocalEndpoint).Port;
 
-        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "serve", "netboot", NetbootDirectory(), "--listen", $"127.0.0.1:{port}");
+        var run = await ServeAsync(NetbootDirectory(), "--listen", $"127.0.0.1:{port}");
 
         AssertRefused(run, $"cannot listen on 127.0.0.1:{port}");
         Assert.Contains("--listen", run.Stderr, StringComparison.Ordinal);
