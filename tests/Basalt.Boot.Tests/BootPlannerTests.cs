@@ -163,11 +163,24 @@ public sealed class BootPlannerTests
     {
         var plan = Plan("basalt.live.url=http://10.0.2.2:8080/rootfs.squashfs");
 
-        Assert.Equal("download-live", plan.Steps[0].Id);
-        var download = Assert.IsType<DownloadStep>(plan.Steps[0]);
+        Assert.Equal(["mount-live-ram", "download-live"], plan.Steps.Take(2).Select(s => s.Id));
+        var download = Assert.IsType<DownloadStep>(plan.Steps[1]);
         Assert.Equal("/run/basalt/live/rootfs.squashfs", download.Destination);
         Assert.Equal("/run/basalt/live/rootfs.squashfs", Step<RequireFileStep>(plan, "require-image").Path);
         Assert.Contains(plan.Notes, n => n.Contains("network", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_downloaded_squashfs_gets_a_tmpfs_of_its_own_because_the_initramfs_run_is_too_small()
+    {
+        // initramfs-tools mounts /run with size=10% of RAM: a 300 MB squashfs on a 2 GB node does not fit there.
+        var plan = Plan("basalt.live.url=http://10.0.2.2:8080/rootfs.squashfs");
+
+        var ram = Step<MountFileSystemStep>(plan, "mount-live-ram");
+        Assert.Equal(("tmpfs", "/run/basalt/live", "tmpfs"), (ram.Source, ram.Target, ram.FileSystem));
+        Assert.Contains("size=90%", ram.Options);
+        Assert.StartsWith(ram.Target + "/", Step<DownloadStep>(plan, "download-live").Destination, StringComparison.Ordinal);
+        Assert.True(plan.Steps.ToList().IndexOf(ram) < plan.Steps.ToList().FindIndex(s => s.Id == "download-live"));
     }
 
     [Fact]

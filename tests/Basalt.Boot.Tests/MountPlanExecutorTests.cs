@@ -155,11 +155,12 @@ public sealed class MountPlanExecutorTests
         Assert.True(result.Succeeded, result.FailureReason);
         Assert.Equal(
         [
+            "mount -t tmpfs -o size=90%,mode=0700 tmpfs /run/basalt/live",
             "curl --fail --silent --show-error --location --retry 5 --connect-timeout 10 --output /run/basalt/live/rootfs.squashfs http://10.0.2.2:8080/rootfs.squashfs",
             "losetup --find --show --read-only /run/basalt/live/rootfs.squashfs",
             "mount -t squashfs -o ro /dev/loop0 /sysroot",
             "mount -t tmpfs -o size=25% tmpfs /run/overlay",
-        ], _runner.Calls.Take(4));
+        ], _runner.Calls.Take(5));
         Assert.Equal("1", _files.Files["/run/cos/live_mode"]);
     }
 

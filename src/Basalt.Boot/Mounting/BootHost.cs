@@ -131,7 +131,7 @@ public sealed class KernelLogConsole : IBootConsole
 
 /// <summary>
 /// Runs a boot stage inside the mounter's own process with the node's config, collected under the new root as
-/// <see cref="CloudConfigReader"/> collects it (no network yet, so no <c>config_url</c>). A second process per
+/// <see cref="CloudConfigReader"/> collects it (<c>config_url</c> only in a netboot, the one boot with a network here). A second process per
 /// stage would start the runtime again, which costs whole seconds on a slow machine; a stage that fails or
 /// throws is reported by the executor and never stops the boot, because the plan marks stage steps optional.
 /// </summary>

@@ -23,8 +23,18 @@ public static class BootPlanner
 
     public const string SentinelDirectory = "/run/cos";
 
-    /// <summary>Where a downloaded live squashfs is kept (RAM).</summary>
-    public const string DownloadedSquashfs = "/run/basalt/live/rootfs.squashfs";
+    /// <summary>The tmpfs a downloaded live squashfs is kept in (RAM).</summary>
+    public const string DownloadDirectory = "/run/basalt/live";
+
+    /// <summary>Where a downloaded live squashfs is kept.</summary>
+    public const string DownloadedSquashfs = DownloadDirectory + "/rootfs.squashfs";
+
+    /// <summary>
+    /// The cap on <see cref="DownloadDirectory"/>. initramfs-tools makes /run a tmpfs of 10 % of RAM, smaller than a
+    /// root squashfs on most machines, so the download gets a tmpfs of its own; the file takes what it is, the cap
+    /// only keeps a runaway download from taking all the memory.
+    /// </summary>
+    public const string DownloadTmpfsSize = "90%";
 
     public static MountPlan Plan(string commandLine, MountLayout layout) =>
         Plan(BootParameters.Parse(commandLine), layout);
@@ -185,7 +195,8 @@ public static class BootPlanner
             if (parameters.LiveUrl is { } url)
             {
                 imageFile = DownloadedSquashfs;
-                containerMount = "/run/basalt/live";
+                containerMount = DownloadDirectory;
+                Steps.Add(new MountFileSystemStep("tmpfs", DownloadDirectory, "tmpfs", [$"size={DownloadTmpfsSize}", "mode=0700"]) { Id = "mount-live-ram" });
                 Steps.Add(new DownloadStep(url, imageFile) { Id = "download-live" });
                 Notes.Add("the live squashfs is downloaded into RAM; the initramfs must bring up networking (e.g. ip=dhcp)");
             }

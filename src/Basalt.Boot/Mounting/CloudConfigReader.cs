@@ -21,13 +21,22 @@ public sealed class CloudConfigReader : IBootConfigReader
         _collector = collector ?? new ConfigCollector();
     }
 
-    /// <summary>How the initramfs collects: no network yet, so a <c>config_url</c> is not fetched (it applies once the system runs).</summary>
+    /// <summary>
+    /// How the initramfs collects. A disk or ISO boot has no network yet, so a <c>config_url</c> is not fetched there (it
+    /// applies once the system runs). A netboot (<c>basalt.live.url=</c>) brought the network up to download its root,
+    /// so it follows <c>config_url</c> as the running system does: the served config's <c>hostname</c> and
+    /// <c>rootfs</c>/<c>initramfs</c> stages apply, as they would from /oem on a disk.
+    /// </summary>
     public static ConfigCollectorOptions Options(string root, string commandLine) => new()
     {
         Root = root,
         KernelCommandLine = commandLine,
-        MaxConfigUrlDepth = 0,
+        MaxConfigUrlDepth = HasNetwork(commandLine) ? new ConfigCollectorOptions().MaxConfigUrlDepth : 0,
     };
+
+    /// <summary>Whether the initramfs brought the network up for this command line (a netboot downloads its root).</summary>
+    public static bool HasNetwork(string commandLine) =>
+        !string.IsNullOrEmpty(commandLine) && CommandLine.KernelCommandLine.Parse(commandLine).Has(CommandLine.BootKeys.BasaltLiveUrl);
 
     public async Task<ConfigLayoutSettings> ReadLayoutAsync(string root, string commandLine, CancellationToken cancellationToken = default)
     {

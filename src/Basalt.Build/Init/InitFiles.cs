@@ -65,7 +65,12 @@ public static class InitFiles
 
     public static string StageUnitName(string stage) => $"basalt-stage-{stage}.service";
 
-    /// <summary>DHCP on every wired interface; a file with a lower number in /etc/systemd/network wins over this one.</summary>
+    /// <summary>
+    /// DHCP on every wired interface; a file with a lower number in /etc/systemd/network wins over this one.
+    /// <c>KeepConfiguration=static</c>: a netbooted node got its address in the initramfs (it downloaded its root with
+    /// it); without this, networkd drops that address when it starts and the node is offline until its own DHCP
+    /// answers, just when the boot stage fetches the <c>config_url</c>. On a disk boot nothing set an address before.
+    /// </summary>
     public static string WiredNetwork() =>
         """
         # Basalt default: DHCP on wired interfaces. Files sorting before this one
@@ -75,6 +80,8 @@ public static class InitFiles
 
         [Network]
         DHCP=yes
+        # Keep the address the initramfs configured (netboot) while DHCP runs again.
+        KeepConfiguration=static
 
         [DHCPv4]
         UseDomains=yes

@@ -16,7 +16,7 @@ public sealed record NetbootServerOptions
     /// <summary>A directory made by <c>basalt build netboot</c>.</summary>
     public required string Directory { get; init; }
 
-    /// <summary>A cloud-config served at <see cref="CloudConfigPath"/> (nodes get it with <c>config_url=</c>); null: none.</summary>
+    /// <summary>A cloud-config served at <see cref="CloudConfigPath"/>; the iPXE script then gives nodes <c>config_url=</c> to it. Null: none.</summary>
     public string? CloudConfigFile { get; init; }
 
     public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, 8080);
@@ -48,7 +48,11 @@ public sealed class NetbootServer : IAsyncDisposable
     /// <summary>Where the server listens, e.g. <c>http://127.0.0.1:8080/</c>.</summary>
     public Uri BaseUrl { get; }
 
-    /// <summary>Checks the directory, binds the port and starts serving; <paramref name="log"/> gets every request.</summary>
+    /// <summary>
+    /// Checks the directory and the cloud-config (<see cref="NetbootDirectoryException"/>,
+    /// <see cref="CloudConfigNotFoundException"/>, <see cref="InvalidCloudConfigException"/>), binds the port
+    /// (<see cref="NetbootPortInUseException"/>) and starts serving; <paramref name="log"/> gets every request.
+    /// </summary>
     public static async Task<NetbootServer> StartAsync(NetbootServerOptions options, Action<NetbootFetch> log, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -64,10 +68,8 @@ public sealed class NetbootServer : IAsyncDisposable
         if (options.CloudConfigFile is { } configFile)
         {
             cloudConfig = Path.GetFullPath(configFile);
-            if (!File.Exists(cloudConfig))
-            {
-                throw new CloudConfigNotFoundException(cloudConfig);
-            }
+            // A file the node's collector would skip (no header, bad YAML) is refused here, where someone reads the error.
+            CloudConfigFile.EnsureValid(cloudConfig);
         }
 
         var arguments = (await File.ReadAllTextAsync(Path.Combine(directory, NetbootArtifactPlan.CommandLineName), cancellationToken).ConfigureAwait(false))
@@ -94,7 +96,9 @@ public sealed class NetbootServer : IAsyncDisposable
                 // The address the node reached us at is the one it can fetch the rest from.
                 var baseUrl = new Uri($"{context.Request.Scheme}://{context.Request.Host}/");
                 context.Response.ContentType = "text/plain; charset=utf-8";
-                await context.Response.WriteAsync(NetbootArtifactPlan.IpxeScript(arguments, baseUrl), context.RequestAborted).ConfigureAwait(false);
+                // A node told nothing of the cloud-config would never fetch it: the script points it there.
+                var configUrl = cloudConfig is null ? null : new Uri(baseUrl, NetbootServerOptions.CloudConfigPath.TrimStart('/'));
+                await context.Response.WriteAsync(NetbootArtifactPlan.IpxeScript(arguments, baseUrl, configUrl), context.RequestAborted).ConfigureAwait(false);
                 return;
             }
 

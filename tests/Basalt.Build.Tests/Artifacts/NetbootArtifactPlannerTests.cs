@@ -26,6 +26,18 @@ public sealed class NetbootArtifactPlannerTests : IDisposable
     }
 
     [Fact]
+    public void A_served_cloud_config_reaches_the_node_as_config_url_which_the_mounter_accepts_and_the_collector_follows()
+    {
+        var plan = NetbootArtifactPlanner.Plan(new NetbootArtifactOptions { RootDirectory = ArtifactTestTrees.Create(_temp.Path), OutputDirectory = _temp.Combine("netboot") });
+
+        var line = NetbootArtifactPlan.CommandLineFor(plan.KernelArguments, new Uri("http://10.0.2.2:8080/"), new Uri("http://10.0.2.2:8080/cloud-config.yaml"));
+        Assert.Equal(new Uri("http://10.0.2.2:8080/rootfs.squashfs"), BootParameters.Parse(line).LiveUrl);
+        var config = Basalt.Config.Collection.KernelCommandLine.Parse(line);
+        Assert.Equal("http://10.0.2.2:8080/cloud-config.yaml", config.Root["config_url"]?.GetValue<string>());
+        Assert.DoesNotContain("config_url", NetbootArtifactPlan.CommandLineFor(plan.KernelArguments, new Uri("http://10.0.2.2:8080/")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_tree_without_a_kernel_and_an_output_that_is_a_file_are_refused()
     {
         Directory.CreateDirectory(_temp.Combine("broken"));

@@ -16,6 +16,13 @@ public sealed class InitFilesTests
     }
 
     [Fact]
+    public void The_wired_network_keeps_the_address_a_netbooted_initramfs_configured()
+    {
+        // Without it systemd-networkd drops that foreign address at start, and the boot stage's config_url fetch finds no network.
+        Assert.Contains("\nKeepConfiguration=static\n", InitFiles.WiredNetwork(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_boot_complete_unit_runs_mark_good_after_the_health_gate_only_when_the_binary_is_there()
     {
         var text = InitFiles.BootCompleteService();

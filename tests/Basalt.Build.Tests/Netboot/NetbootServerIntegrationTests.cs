@@ -70,8 +70,21 @@ public sealed class NetbootServerIntegrationTests : IDisposable
         Assert.StartsWith("#!ipxe\n", script, StringComparison.Ordinal);
         Assert.Contains($"kernel {server.BaseUrl}vmlinuz initrd=initrd console=ttyS0", script, StringComparison.Ordinal);
         Assert.Contains($"basalt.live.url={server.BaseUrl}rootfs.squashfs", script, StringComparison.Ordinal);
+        Assert.Contains($" config_url={server.BaseUrl}cloud-config.yaml\n", script, StringComparison.Ordinal);
         Assert.Contains("hostname: netbooted", await http.GetStringAsync("cloud-config.yaml"), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("nothing-here")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Without_a_cloud_config_the_ipxe_script_sends_the_node_to_none()
+    {
+        await using var server = await NetbootServer.StartAsync(Options(), _ => { });
+        using var http = new HttpClient { BaseAddress = server.BaseUrl };
+
+        var script = await http.GetStringAsync(NetbootArtifactPlan.IpxeName);
+        Assert.Contains("basalt.live.url=", script, StringComparison.Ordinal);
+        Assert.DoesNotContain("config_url", script, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("cloud-config.yaml")).StatusCode);
     }
 
     [Fact]
