@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Basalt.Build.Artifacts;
 using Basalt.Build.Vm;
@@ -12,7 +13,10 @@ namespace Basalt.EndToEnd.Tests;
 /// fixture's OS tree, with a cloud-config setting <c>install.auto: true</c>, <c>install.device: auto</c> and
 /// <c>install.poweroff: true</c>, boots in live mode next to a blank virtio disk; the auto-install unit installs onto
 /// the disk (the live medium is not a candidate) and the machine powers itself off. Boot 2: the disk alone boots the
-/// installed system in active mode with the cloud-config applied.
+/// installed system in active mode with the cloud-config applied; <c>basalt state</c> reads it (the three slots hold the
+/// same image, the install is in the history), and the passive image and the recovery squashfs are checked to hold the
+/// same system without booting them. BIOS boot of the ISO is proven without a VM, by the El Torito catalog
+/// (Basalt.Build.Tests' IsoArtifactBuilderIntegrationTests).
 /// </summary>
 [Collection(BasaltOsCollection.Name)]
 [Trait(Tiers.Key, Tiers.EndToEnd)]
@@ -89,6 +93,76 @@ public sealed class IsoInstallScenarioTests : IDisposable
         await guest.ExpectOutputAsync("cat /oem/90_custom.yaml", "auto: true", "the merged cloud-config was written to COS_OEM by the install");
         await guest.ExpectOutputAsync("blkid -o value -s LABEL", "COS_RECOVERY", "the installed disk has its recovery partition");
         await guest.ExpectOutputAsync("systemctl show -p ActiveState -p ConditionResult basalt-auto-install.service", "ConditionResult=no", "the auto-install unit does not run on an installed node");
+        await ExpectStateAsync(guest);
+        await ExpectPassiveAndRecoveryUsableAsync(guest);
+    }
+
+    /// <summary>
+    /// <c>basalt state --output json</c> on the installed node: active mode, both slot images present, the three slots
+    /// recorded as holding the same image, the install in the history, the partitions mounted.
+    /// </summary>
+    private async Task ExpectStateAsync(BootedDisk guest)
+    {
+        // Kernel messages on the shared serial console would land inside the JSON.
+        await guest.CheckAsync("dmesg -n 1", "the kernel's console messages are quietened");
+        var json = await guest.CheckAsync("basalt state --output json", "basalt state reads the installed node");
+        _output.WriteLine($"basalt state on the installed node:\n{json}");
+        using var state = ParseJson(json, "basalt state --output json");
+        var root = state.RootElement;
+        Assert.Equal("active", root.GetProperty("bootMode").GetString());
+        Assert.Equal("active", root.GetProperty("bootedSlot").GetString());
+        var slots = root.GetProperty("slots").EnumerateArray().ToDictionary(s => s.GetProperty("slot").GetString()!, StringComparer.Ordinal);
+        Assert.True(slots["active"].GetProperty("imagePresent").GetBoolean(), $"basalt state sees the active image\n{json}");
+        Assert.True(slots["passive"].GetProperty("imagePresent").GetBoolean(), $"basalt state sees the passive image\n{json}");
+        // The install recorded what each slot holds: one image, the live system's, with its build date.
+        var held = new[] { "active", "passive", "recovery" }
+            .Select(slot => (Reference: slots[slot].GetProperty("imageReference").GetString(), Built: slots[slot].GetProperty("buildDate").GetString(), Digest: slots[slot].GetProperty("digest").ToString()))
+            .Distinct()
+            .ToList();
+        Assert.True(held.Count == 1 && !string.IsNullOrEmpty(held[0].Reference) && !string.IsNullOrEmpty(held[0].Built), $"active, passive and recovery hold the same named, dated image\n{json}");
+        var install = root.GetProperty("history").EnumerateArray()
+            .Where(r => r.GetProperty("operation").GetString() == "install")
+            .ToList();
+        var record = Assert.Single(install);
+        Assert.Equal("succeeded", record.GetProperty("outcome").GetString());
+        Assert.Contains("/dev/vda", record.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var mounted = root.GetProperty("partitions").EnumerateArray()
+            .Where(p => p.GetProperty("mounted").GetBoolean())
+            .Select(p => p.GetProperty("label").GetString())
+            .ToList();
+        Assert.True(new[] { "COS_STATE", "COS_OEM", "COS_PERSISTENT" }.All(mounted.Contains), $"basalt state lists the mounted partitions\n{json}");
+    }
+
+    /// <summary>
+    /// The other two systems the install wrote, checked without booting them: passive.img is a clean COS_PASSIVE ext4
+    /// and the recovery squashfs on COS_RECOVERY (beside its boot menu) both hold the very basalt and os-release the
+    /// active system runs.
+    /// </summary>
+    private static async Task ExpectPassiveAndRecoveryUsableAsync(BootedDisk guest)
+    {
+        const string passive = "/run/initramfs/cos-state/cOS/passive.img";
+        await guest.ExpectOutputAsync($"blkid -o value -s LABEL {passive}", "COS_PASSIVE", "passive.img is labelled COS_PASSIVE");
+        await guest.CheckAsync($"e2fsck -fn {passive}", "passive.img is a clean ext4 filesystem");
+        await guest.CheckAsync(
+            $"(d=$(mktemp -d -p /run) && mount -o ro,loop {passive} $d || exit 1; cmp $d/usr/bin/basalt /usr/bin/basalt && cmp $d/usr/lib/os-release /usr/lib/os-release; r=$?; umount $d; rmdir $d; exit $r)",
+            "passive.img holds the same system as the active one");
+        await guest.CheckAsync(
+            "(d=$(mktemp -d -p /run) && s=$(mktemp -d -p /run) && mount -o ro LABEL=COS_RECOVERY $d || exit 1; " +
+            "grep -q recovery $d/grub2/grub.cfg && mount -o ro,loop $d/cOS/recovery.squashfs $s && cmp $s/usr/bin/basalt /usr/bin/basalt && cmp $s/usr/lib/os-release /usr/lib/os-release; " +
+            "r=$?; umount $s; umount $d; rmdir $s $d; exit $r)",
+            "COS_RECOVERY holds its boot menu and a recovery squashfs of the same system");
+    }
+
+    private static JsonDocument ParseJson(string text, string what)
+    {
+        try
+        {
+            return JsonDocument.Parse(text);
+        }
+        catch (JsonException e)
+        {
+            throw new Xunit.Sdk.XunitException($"{what} did not print JSON ({e.Message}):\n{text}");
+        }
     }
 
     /// <summary>Boot 1: the ISO as cdrom plus the blank disk; the unattended install ends with the VM powering itself off.</summary>
