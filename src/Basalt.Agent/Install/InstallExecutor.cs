@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Basalt.Agent.History;
 using Basalt.Agent.Node;
+using Basalt.Agent.Slots;
 using Basalt.Build.Artifacts;
 using Basalt.Disk.Devices;
 using Basalt.Oci.References;
@@ -19,8 +20,8 @@ public delegate Task ImageUnpacker(ImageSource source, string targetDirectory, C
 /// <summary>
 /// Carries out an <see cref="InstallPlan"/>: before-install, the source tree (bind mount of /, a directory or an
 /// unpacked image), after-install-chroot in a copy of the tree, the disk written onto the device by
-/// <see cref="DiskArtifactBuilder"/> (with the merged cloud-config on COS_OEM and the install record on
-/// COS_PERSISTENT), after-install, then reboot or power-off through the tool runner. The disk is laid out and
+/// <see cref="DiskArtifactBuilder"/> (with the merged cloud-config on COS_OEM, the slots file on COS_STATE and the
+/// install record on COS_PERSISTENT), after-install, then reboot or power-off through the tool runner. The disk is laid out and
 /// checked against the device before its first byte is written; the work directory is removed whatever happens.
 /// </summary>
 public sealed class InstallExecutor
@@ -108,7 +109,10 @@ public sealed class InstallExecutor
             var persistent = Path.Combine(work, "persistent");
             var node = new NodePaths { PersistentMount = persistent };
             Directory.CreateDirectory(node.AgentDirectory);
-            var disk = InstallPlanner.PlanDisk(plan, tree, cloudConfig, persistent);
+            // The slots file travels inside COS_STATE, beside the images it describes.
+            var slots = Path.Combine(work, "slots.json");
+            await File.WriteAllBytesAsync(slots, SlotStore.Serialize(InstallSlots.Describe(plan.Source, tree, DateTimeOffset.UtcNow)), cancellationToken).ConfigureAwait(false);
+            var disk = InstallPlanner.PlanDisk(plan, tree, cloudConfig, persistent, [new DiskContentFile(slots, InstallSlots.StateTarget)]);
 
             // The record travels inside COS_PERSISTENT: it exists exactly when the disk was written.
             await _historyAt(node.History).AppendAsync(

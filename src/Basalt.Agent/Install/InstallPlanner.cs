@@ -80,7 +80,7 @@ public sealed class InstallPlanner
     /// The disk for <paramref name="tree"/> on the plan's device: the device's size, the requested partitions, the seed.
     /// A device too small for it is refused with the size it needs.
     /// </summary>
-    public static DiskArtifactPlan PlanDisk(InstallPlan plan, string tree, string? cloudConfigPath, string? persistentContent = null)
+    public static DiskArtifactPlan PlanDisk(InstallPlan plan, string tree, string? cloudConfigPath, string? persistentContent = null, IReadOnlyList<DiskContentFile>? stateFiles = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentException.ThrowIfNullOrEmpty(tree);
@@ -97,6 +97,7 @@ public sealed class InstallPlanner
             WorkDirectory = plan.WorkDirectory,
             PersistentContentDirectory = persistentContent,
             RecoverySquashfsPath = plan.RecoverySquashfsPath,
+            StateFiles = stateFiles ?? [],
         };
         try
         {

@@ -157,6 +157,12 @@ public sealed class DiskArtifactBuilder
         var menuRelative = GrubPaths.MenuConfig.TrimStart('/');
         await File.WriteAllTextAsync(Path.Combine(work, "state", menuRelative), plan.MenuConfig, cancellationToken).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(work, "recovery", menuRelative), plan.MenuConfig, cancellationToken).ConfigureAwait(false);
+        foreach (var file in options.StateFiles)
+        {
+            var target = Path.Combine(work, "state", file.Target.TrimStart('/'));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file.Source, target);
+        }
 
         GrubEnvironment.Create().Save(Path.Combine(work, "oem", GrubPaths.Environment.TrimStart('/')));
         if (options.CloudConfigPath is { } cloudConfig)

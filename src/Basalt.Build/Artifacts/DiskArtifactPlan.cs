@@ -61,7 +61,16 @@ public sealed record DiskArtifactOptions
     /// image instead of compressing the tree again; null: one is made with mksquashfs.
     /// </summary>
     public string? RecoverySquashfsPath { get; init; }
+
+    /// <summary>
+    /// Extra files placed on COS_STATE beside the images (e.g. an install's slots file, <c>/cOS/slots.json</c>), so they
+    /// exist exactly when the images they describe do; empty: none.
+    /// </summary>
+    public IReadOnlyList<DiskContentFile> StateFiles { get; init; } = [];
 }
+
+/// <summary>A host file <paramref name="Source"/> copied to <paramref name="Target"/>, an absolute path on a partition.</summary>
+public sealed record DiskContentFile(string Source, string Target);
 
 /// <summary>One image file made in the work directory before the disk is assembled.</summary>
 /// <param name="Role">active, passive, recovery, esp…</param>
@@ -166,7 +175,7 @@ public sealed record DiskArtifactPlan
         KairosLayout.GrubLabel => $"EFI/BOOT/BOOTX64.EFI, {GrubPaths.EfiConfig}",
         KairosLayout.OemLabel => Options.CloudConfigPath is null ? GrubPaths.Environment : $"{GrubPaths.Environment}, /{CloudConfigName}",
         KairosLayout.RecoveryLabel => $"/cOS/recovery.squashfs, {GrubPaths.MenuConfig}",
-        KairosLayout.StateLabel => $"/cOS/active.img, /cOS/passive.img, {GrubPaths.MenuConfig}",
+        KairosLayout.StateLabel => string.Join(", ", new[] { "/cOS/active.img", "/cOS/passive.img", GrubPaths.MenuConfig }.Concat(Options.StateFiles.Select(file => file.Target))),
         KairosLayout.PersistentLabel => Options.PersistentContentDirectory is { } content ? $"from {content}" : "empty",
         _ => string.Empty,
     };
@@ -228,6 +237,8 @@ public static class DiskArtifactPlanner
             CloudConfigFile.EnsureValid(cloudConfig);
             cloudConfigBytes = new FileInfo(cloudConfig).Length;
         }
+
+        EnsureStateFiles(options.StateFiles);
 
         var grubModules = FindGrubModules(root, options.GrubModulesDirectory);
         var tree = DirectoryTree.Measure(root);
@@ -308,6 +319,36 @@ public static class DiskArtifactPlanner
         }
 
         return tools;
+    }
+
+    /// <summary>
+    /// The state files a caller adds must exist and land beside the images without replacing what the build writes
+    /// there (the images, the menu): a target is an absolute path without <c>..</c>, not one of those.
+    /// </summary>
+    public static void EnsureStateFiles(IReadOnlyList<DiskContentFile> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var reserved = new[] { DiskArtifactPlan.ActiveImagePath, DiskArtifactPlan.PassiveImagePath }
+            .Select(path => path["state".Length..])
+            .Append(GrubPaths.MenuConfig)
+            .ToHashSet(StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            if (!file.Target.StartsWith('/') || file.Target.EndsWith('/') || file.Target.Split('/').Any(part => part is ".." or "."))
+            {
+                throw new ArgumentException($"state file target '{file.Target}' must be an absolute file path without '.' or '..'", nameof(files));
+            }
+
+            if (reserved.Contains(file.Target) || files.Count(other => other.Target == file.Target) > 1)
+            {
+                throw new ArgumentException($"state file target '{file.Target}' is already written by the build", nameof(files));
+            }
+
+            if (!File.Exists(file.Source))
+            {
+                throw new ArgumentException($"state file source '{file.Source}' does not exist", nameof(files));
+            }
+        }
     }
 
     /// <summary>Throws <see cref="ImageNotBootableException"/> unless the tree has the kernel and initramfs GRUB loads.</summary>

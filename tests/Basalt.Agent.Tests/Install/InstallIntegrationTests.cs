@@ -149,6 +149,12 @@ public sealed class InstallIntegrationTests
         Assert.True(await state.ExistsAsync("/cOS/active.img"));
         Assert.True(await state.ExistsAsync("/cOS/passive.img"));
         Assert.True(await state.ExistsAsync("/grub2/grub.cfg"));
+        // The slots file lies beside the images: all three slots hold the installed tree, named after the source.
+        var slotsFile = temp.Combine("slots.json");
+        await File.WriteAllBytesAsync(slotsFile, (await state.ReadFileAsync(InstallSlots.StateTarget))!);
+        var slots = new Basalt.Agent.Slots.SlotStore(slotsFile).Read().Slots;
+        Assert.Equal(["active", "passive", "recovery"], slots.Select(slot => slot.Slot));
+        Assert.All(slots, slot => Assert.Equal(plan.Source.Text, slot.ImageReference));
         var oem = OfflineExt4Partition.Open(runner, backing, KairosLayout.OemLabel);
         var cloudConfig = System.Text.Encoding.UTF8.GetString((await oem.ReadFileAsync("/" + InstallPlan.CloudConfigFileName))!);
         Assert.Contains("hostname: installed-node", cloudConfig, StringComparison.Ordinal);

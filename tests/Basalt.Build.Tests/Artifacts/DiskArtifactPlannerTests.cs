@@ -189,4 +189,23 @@ public sealed class DiskArtifactPlannerTests : IDisposable
         Assert.Contains("fallback", error.Hint, StringComparison.Ordinal);
         Assert.Equal([GrubMenu.ActiveEntry, GrubMenu.PassiveEntry, GrubMenu.RecoveryEntry, GrubMenu.ResetEntry], BootEntrySelector.Entries);
     }
+
+    [Fact]
+    public void State_files_are_listed_on_cos_state_and_may_neither_replace_what_the_build_writes_nor_leave_the_partition()
+    {
+        var root = ArtifactTestTrees.Create(_temp.Path);
+        var slots = _temp.Combine("slots.json");
+        File.WriteAllText(slots, "{}");
+
+        var plan = DiskArtifactPlanner.Plan(Options(root) with { StateFiles = [new DiskContentFile(slots, "/cOS/slots.json")] });
+
+        Assert.Contains("/cOS/passive.img, /grub2/grub.cfg, /cOS/slots.json", plan.ToString(), StringComparison.Ordinal);
+        foreach (var target in new[] { "/cOS/active.img", "/cOS/passive.img", "/grub2/grub.cfg", "/cOS/../../escape", "cOS/relative", "/cOS/" })
+        {
+            Assert.Throws<ArgumentException>(() => DiskArtifactPlanner.Plan(Options(root) with { StateFiles = [new DiskContentFile(slots, target)] }));
+        }
+
+        Assert.Throws<ArgumentException>(() => DiskArtifactPlanner.Plan(Options(root) with { StateFiles = [new DiskContentFile(_temp.Combine("absent.json"), "/cOS/slots.json")] }));
+        Assert.Throws<ArgumentException>(() => DiskArtifactPlanner.Plan(Options(root) with { StateFiles = [new DiskContentFile(slots, "/a"), new DiskContentFile(slots, "/a")] }));
+    }
 }
