@@ -30,7 +30,6 @@ public sealed class BasaltOsFixture : IAsyncLifetime
     private readonly ToolRunner _runner = new();
     private string? _osDirectory;
     private string? _basaltBinary;
-    private FileStream? _cacheLock;
 
     /// <summary>Where the OS tree and the disk live: the run's own work directory, or the cache.</summary>
     private string OsDirectory => _osDirectory ?? throw new InvalidOperationException("the end-to-end fixture is not initialized");
@@ -57,26 +56,30 @@ public sealed class BasaltOsFixture : IAsyncLifetime
         if (Environment.GetEnvironmentVariable(CacheVariable) is { Length: > 0 } cache)
         {
             Directory.CreateDirectory(cache);
-            _cacheLock = await LockAsync(Path.Combine(cache, ".lock"));
             _osDirectory = cache;
-            var stampPath = Path.Combine(cache, CacheStamp);
-            if (File.Exists(stampPath) && (await File.ReadAllTextAsync(stampPath)).Trim() == stamp && File.Exists(DiskPath))
+            // Held while the cache is checked or built: a second run with the same cache (CI runs two side by side)
+            // waits here and then reuses what the first one built. Scenarios only read the tree and copy the disk.
+            using (await LockAsync(Path.Combine(cache, ".lock")))
             {
-                Log.Add($"OS tree and disk reused from {cache} (built with this basalt, sha256 {stamp[..12]})");
+                var stampPath = Path.Combine(cache, CacheStamp);
+                if (File.Exists(stampPath) && (await File.ReadAllTextAsync(stampPath)).Trim() == stamp && File.Exists(DiskPath))
+                {
+                    Log.Add($"OS tree and disk reused from {cache} (built with this basalt, sha256 {stamp[..12]})");
+                    return;
+                }
+
+                File.Delete(stampPath);
+                File.Delete(DiskPath);
+                if (Directory.Exists(RootDirectory))
+                {
+                    await _runner.RunAsync(new ToolInvocation("rm", ["-rf", "--one-file-system", RootDirectory]) { Package = "coreutils" });
+                }
+
+                await BuildOsAsync(binary);
+                await File.WriteAllTextAsync(stampPath, stamp + "\n");
+                Log.Add($"OS tree and disk kept in {cache} for runs with the same basalt");
                 return;
             }
-
-            File.Delete(stampPath);
-            File.Delete(DiskPath);
-            if (Directory.Exists(RootDirectory))
-            {
-                await _runner.RunAsync(new ToolInvocation("rm", ["-rf", "--one-file-system", RootDirectory]) { Package = "coreutils" });
-            }
-
-            await BuildOsAsync(binary);
-            await File.WriteAllTextAsync(stampPath, stamp + "\n");
-            Log.Add($"OS tree and disk kept in {cache} for runs with the same basalt");
-            return;
         }
 
         _osDirectory = _work.Path;
@@ -119,13 +122,12 @@ public sealed class BasaltOsFixture : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        _cacheLock?.Dispose();
         _work.Dispose();
         return Task.CompletedTask;
     }
 
-    /// <summary>Holds the cache for this run: another run with the same cache waits rather than rebuild it under us.</summary>
-    private async Task<FileStream> LockAsync(string path)
+    /// <summary>An exclusive hold on the cache: another run with the same cache waits rather than build it twice.</summary>
+    private static async Task<FileStream> LockAsync(string path)
     {
         var waited = Stopwatch.StartNew();
         while (true)
