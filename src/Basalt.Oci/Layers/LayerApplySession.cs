@@ -75,8 +75,12 @@ internal sealed class LayerApplySession
 
         await using (hashing.ConfigureAwait(false))
         {
-            // Tar headers are read 512 bytes at a time: buffer them above the decompressor.
-            var reader = new TarStreamReader(new BufferedStream(hashing, 1 << 16), _layer);
+            // Decompression and the diff_id hash run on their own core, ahead of the tar parsing and file writes here.
+            var readAhead = new ReadAheadStream(hashing);
+            await using var readAheadScope = readAhead.ConfigureAwait(false);
+
+            // Tar headers are read 512 bytes at a time: buffer them above the read-ahead.
+            var reader = new TarStreamReader(new BufferedStream(readAhead, 1 << 16), _layer);
             var lastReported = 0L;
             try
             {
