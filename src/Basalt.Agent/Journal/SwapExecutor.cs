@@ -66,6 +66,12 @@ public sealed class SwapHooks
     public Action<PreparationProgress>? WhilePreparing { get; init; }
 }
 
+/// <summary>What the completion of a swap did after its steps: how long its steps took, and what became of the staged tree.</summary>
+/// <param name="Steps">Time spent in the steps from arming to recording history.</param>
+/// <param name="Staging">Time spent keeping or deleting the staged tree.</param>
+/// <param name="KeptTreeAs">The chain ID the staged tree is now kept under; null when it was deleted (or there was none).</param>
+public sealed record SwapCompletion(TimeSpan Steps, TimeSpan Staging, string? KeptTreeAs);
+
 /// <summary>How far the write of <c>transition.img</c> got: bytes allocated so far, and about how many it will take.</summary>
 public sealed record PreparationProgress(long WrittenBytes, long ExpectedBytes);
 
@@ -120,11 +126,13 @@ public sealed class SwapExecutor
     public void Leave(SwapStep step) => _hooks.AfterStep?.Invoke(step);
 
     /// <summary>
-    /// Runs the steps from <see cref="SwapStep.Arming"/> on. <paramref name="journal"/> must name the complete
+    /// Runs the steps from <see cref="SwapStep.Arming"/> on, then keeps the staged tree under the chain ID the journal
+    /// names (or deletes it) and deletes the journal. <paramref name="journal"/> must name the complete
     /// <c>transition.img</c>'s inode.
     /// </summary>
-    public async Task CompleteAsync(SwapJournal journal, CancellationToken cancellationToken = default)
+    public async Task<SwapCompletion> CompleteAsync(SwapJournal journal, CancellationToken cancellationToken = default)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         ArgumentNullException.ThrowIfNull(journal);
         if (journal.TransitionInode is null)
         {
@@ -140,8 +148,10 @@ public sealed class SwapExecutor
             Leave(step);
         }
 
-        RemoveStaging(journal);
+        var steps = clock.Elapsed;
+        var kept = RetireStaging(journal);
         _journal.Delete();
+        return new SwapCompletion(steps, clock.Elapsed - steps, kept);
     }
 
     /// <summary>
@@ -337,11 +347,40 @@ public sealed class SwapExecutor
         await _history.AppendAsync(record, cancellationToken).ConfigureAwait(false);
     }
 
-    private void RemoveStaging(SwapJournal journal)
+    /// <summary>After a completed swap: the staged tree becomes the kept tree of its chain when the journal says so, else it goes.</summary>
+    private string? RetireStaging(SwapJournal journal)
     {
-        if (journal.StagingDirectory is { } staging && Directory.Exists(staging))
+        if (journal is { KeepTreeAs: { } chainId, StagingDirectory: { } staging } && journal.Operation == LifecycleOperations.Upgrade)
+        {
+            var store = new KeptTreeStore(_paths.TreeCacheDirectory);
+            store.Keep(staging, chainId);
+            return store.List().Contains(chainId) ? chainId : null;
+        }
+
+        RemoveStaging(journal);
+        return null;
+    }
+
+    /// <summary>Deletes the staging tree and any half-made unpack beside it (<c>.NAME.staging-*</c>, from a cut during a full unpack).</summary>
+    private static void RemoveStaging(SwapJournal journal)
+    {
+        if (journal.StagingDirectory is not { } staging)
+        {
+            return;
+        }
+
+        if (Directory.Exists(staging))
         {
             Directory.Delete(staging, recursive: true);
+        }
+
+        var parent = Path.GetDirectoryName(Path.GetFullPath(staging));
+        if (parent is not null && Directory.Exists(parent))
+        {
+            foreach (var leftover in Directory.EnumerateDirectories(parent, $".{Path.GetFileName(staging)}.staging-*"))
+            {
+                Directory.Delete(leftover, recursive: true);
+            }
         }
     }
 }

@@ -78,6 +78,12 @@ public sealed record SwapJournal
     /// <summary>Upgrade: where the new tree is staged on COS_PERSISTENT (removed at the end, or by recovery).</summary>
     public string? StagingDirectory { get; init; }
 
+    /// <summary>
+    /// Upgrade: the chain ID the staged tree is kept under once the swap is done (see <see cref="Upgrade.KeptTreeStore"/>);
+    /// null: the staged tree is deleted. An operation rolled back never keeps it.
+    /// </summary>
+    public string? KeepTreeAs { get; init; }
+
     public bool IsPastPreparation => Step > SwapStep.Preparing && TransitionInode is not null;
 }
 

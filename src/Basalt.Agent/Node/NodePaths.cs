@@ -47,6 +47,9 @@ public sealed record NodePaths
     /// <summary>The OCI blob store: layers already here are never downloaded again.</summary>
     public string BlobStore => Path.Combine(AgentDirectory, "blobs");
 
+    /// <summary>The unpacked tree of the last staged image, kept by the chain ID of its layers (<see cref="Upgrade.KeptTreeStore"/>).</summary>
+    public string TreeCacheDirectory => Path.Combine(AgentDirectory, "trees");
+
     /// <summary>The step journal of an upgrade, rollback or reset in progress.</summary>
     public string Journal => Path.Combine(AgentDirectory, "journal.json");
 

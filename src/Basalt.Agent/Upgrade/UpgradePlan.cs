@@ -13,7 +13,19 @@ public sealed record ResourceCheck(string Name, string Path, long NeededBytes, l
 }
 
 /// <summary>What the source resolved to, as the preflight needs it (no layer is fetched to know this).</summary>
-public sealed record ResolvedUpgradeImage(string Name, string Digest, DateTimeOffset? Created, long ManifestAndConfigBytes, IReadOnlyList<PlannedLayer> Layers);
+public sealed record ResolvedUpgradeImage(string Name, string Digest, DateTimeOffset? Created, long ManifestAndConfigBytes, IReadOnlyList<PlannedLayer> Layers)
+{
+    /// <summary>The diff_ids the config names, one per layer, in order (empty when not known).</summary>
+    public IReadOnlyList<string> DiffIds { get; init; } = [];
+}
+
+/// <summary>An unpacked tree kept on COS_PERSISTENT (<see cref="KeptTreeStore"/>) and what dropping it would free.</summary>
+/// <param name="ChainId">The chain ID of the layers it was unpacked from.</param>
+/// <param name="Bytes">Block bytes it takes; measured only for a tree the upgrade will drop, else 0.</param>
+public sealed record KeptTree(string ChainId, long Bytes);
+
+/// <summary>The kept tree an upgrade starts from: it holds the first <paramref name="LayersReused"/> layers of the new image.</summary>
+public sealed record KeptTreeUse(string ChainId, int LayersReused);
 
 /// <summary>Everything the preflight decides from, gathered before anything is written.</summary>
 public sealed record UpgradeFacts(
@@ -24,7 +36,14 @@ public sealed record UpgradeFacts(
     long AvailableMemoryBytes,
     long MinimumMemoryBytes,
     string PersistentPath,
-    long PersistentAvailableBytes);
+    long PersistentAvailableBytes)
+{
+    /// <summary>The trees kept on COS_PERSISTENT now.</summary>
+    public IReadOnlyList<KeptTree> KeptTrees { get; init; } = [];
+
+    /// <summary>Whether the staged tree is to be kept after the upgrade (the service knows: the option, and no chroot stage changing it).</summary>
+    public bool KeepTree { get; init; }
+}
 
 /// <summary>
 /// The upgrade as data, decided before anything is touched: what will be fetched, what is already here, whether it
@@ -46,6 +65,18 @@ public sealed record UpgradePlan(
 {
     /// <summary>Bytes of the ext4 transition image measured from the staged tree; null until it is measured.</summary>
     public long? TransitionBytes { get; init; }
+
+    /// <summary>The chain ID of the new image's layers (null when its diff_ids are not known).</summary>
+    public string? ChainId { get; init; }
+
+    /// <summary>The kept tree the staging starts from (renamed to the staging path, only the layers above it applied); null: a full unpack.</summary>
+    public KeptTreeUse? ReusedTree { get; init; }
+
+    /// <summary>Kept trees this upgrade removes (before it unpacks, so their space is free for the new tree).</summary>
+    public IReadOnlyList<string> DroppedTrees { get; init; } = [];
+
+    /// <summary>The chain ID the staged tree is kept under once the swap is done; null: it is deleted.</summary>
+    public string? KeepTreeAs { get; init; }
 
     public int LayersPresent => Layers.Count(l => l.Present);
 
@@ -101,21 +132,60 @@ public static class UpgradePlanner
     public static IReadOnlyList<string> UpgradeSteps { get; } =
         ["recover-interrupted", "fetch-missing-layers", "unpack-to-staging", "measure-and-check-state-space", "build-transition-image", "arm-boot-counting", "exchange-active", "relabel-old-active-passive", "retire-old-active-to-passive", "install-menu", "record-slots", "record-history"];
 
+    /// <summary>
+    /// Which kept tree an image with <paramref name="diffIds"/> starts from (the one holding the longest run of its
+    /// leading layers; null when none does), and which kept trees go: every other one, so only one tree is ever kept.
+    /// </summary>
+    public static (KeptTreeUse? Reuse, IReadOnlyList<string> Dropped) ChooseKeptTree(IReadOnlyList<string> diffIds, IReadOnlyCollection<string> keptChainIds)
+    {
+        ArgumentNullException.ThrowIfNull(diffIds);
+        ArgumentNullException.ThrowIfNull(keptChainIds);
+        KeptTreeUse? reuse = null;
+        if (diffIds.Count > 0 && diffIds.All(d => Oci.Model.Digest.TryParse(d, out _)))
+        {
+            var chains = Oci.Layers.LayerChain.ChainIds([.. diffIds.Select(Oci.Model.Digest.Parse)]);
+            for (var i = chains.Count - 1; i >= 0 && reuse is null; i--)
+            {
+                if (keptChainIds.Contains(chains[i].Value))
+                {
+                    reuse = new KeptTreeUse(chains[i].Value, i + 1);
+                }
+            }
+        }
+
+        return (reuse, [.. keptChainIds.Where(c => c != reuse?.ChainId).Order(StringComparer.Ordinal)]);
+    }
+
+    /// <summary>The chain ID of <paramref name="diffIds"/>, or null when there are none or one is not a digest.</summary>
+    public static string? ChainIdOf(IReadOnlyList<string> diffIds)
+    {
+        ArgumentNullException.ThrowIfNull(diffIds);
+        return diffIds.Count > 0 && diffIds.All(d => Oci.Model.Digest.TryParse(d, out _))
+            ? Oci.Layers.LayerChain.ChainId([.. diffIds.Select(Oci.Model.Digest.Parse)]).Value
+            : null;
+    }
+
     public static UpgradePlan Plan(UpgradeFacts facts)
     {
         ArgumentNullException.ThrowIfNull(facts);
         var image = facts.Image;
         var noOp = facts.ActiveDigest is not null && string.Equals(facts.ActiveDigest, image.Digest, StringComparison.Ordinal);
         var download = image.Layers.Where(l => !l.Present).DistinctBy(l => l.Digest).Sum(l => l.Size);
-        var compressed = image.Layers.DistinctBy(l => l.Digest).Sum(l => l.Size);
+        var (reuse, dropped) = ChooseKeptTree(image.DiffIds, [.. facts.KeptTrees.Select(t => t.ChainId)]);
+        // The staged tree grows by the layers it does not hold yet; an unpacked layer is at least as large as its
+        // compressed blob (a lower bound: the uncompressed size is not known before the layer is read).
+        var toApply = image.Layers.Skip(reuse?.LayersReused ?? 0).DistinctBy(l => l.Digest).Sum(l => l.Size);
+        // Trees this upgrade drops are deleted before it unpacks; the reused one moves to staging and takes no new space.
+        var freed = facts.KeptTrees.Where(t => dropped.Contains(t.ChainId)).Sum(t => t.Bytes);
+        var chainId = ChainIdOf(image.DiffIds);
         IReadOnlyList<ResourceCheck> checks = noOp
             ? []
             :
             [
                 new ResourceCheck(MemoryCheck, "/proc/meminfo", facts.MinimumMemoryBytes, facts.AvailableMemoryBytes),
-                // The missing blobs, and the unpacked tree, which is at least as large as the compressed layers.
-                new ResourceCheck(PersistentCheck, facts.PersistentPath, download + compressed + image.ManifestAndConfigBytes + PersistentMarginBytes, facts.PersistentAvailableBytes),
+                new ResourceCheck(PersistentCheck, facts.PersistentPath, download + toApply + image.ManifestAndConfigBytes + PersistentMarginBytes, facts.PersistentAvailableBytes + freed),
             ];
+        IReadOnlyList<string> steps = noOp ? [] : [.. StepsFor(reuse, facts.KeepTree && chainId is not null)];
         return new UpgradePlan(
             facts.Source,
             image.Name,
@@ -127,7 +197,33 @@ public static class UpgradePlanner
             noOp ? 0 : download,
             facts.BootTries,
             checks,
-            noOp ? [] : UpgradeSteps);
+            steps)
+        {
+            ChainId = chainId,
+            ReusedTree = noOp ? null : reuse,
+            DroppedTrees = noOp ? [] : dropped,
+            KeepTreeAs = noOp || !facts.KeepTree ? null : chainId,
+        };
+    }
+
+    private static IEnumerable<string> StepsFor(KeptTreeUse? reuse, bool keep)
+    {
+        foreach (var step in UpgradeSteps)
+        {
+            if (step == "unpack-to-staging" && reuse is not null)
+            {
+                yield return "reuse-kept-tree-as-staging";
+                yield return "apply-new-layers-to-staging";
+                continue;
+            }
+
+            yield return step;
+        }
+
+        if (keep)
+        {
+            yield return "keep-staged-tree";
+        }
     }
 
     /// <summary>The ext4 image that holds <paramref name="tree"/> with headroom; no reserved blocks (the image is read-only).</summary>

@@ -8,6 +8,7 @@ using Basalt.Disk.FileSystems;
 using Basalt.Oci;
 using Basalt.Oci.Images;
 using Basalt.Oci.Manifests;
+using Basalt.Oci.Model;
 using Basalt.Oci.References;
 using Basalt.Platform;
 using Microsoft.Extensions.Logging;
@@ -31,12 +32,41 @@ public sealed record UpgradeResult(
     long BytesTransferred,
     int BlobsTransferred,
     int BlobsSkipped,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed)
+{
+    /// <summary>Where the time went, phase by phase, in order (see <see cref="UpgradePhases"/>).</summary>
+    public IReadOnlyList<UpgradePhaseTime> Phases { get; init; } = [];
+
+    /// <summary>Layers the staging took from the kept tree instead of unpacking them.</summary>
+    public int LayersReused { get; init; }
+}
+
+/// <summary>How long one phase of an upgrade took.</summary>
+public sealed record UpgradePhaseTime(string Phase, TimeSpan Elapsed);
+
+/// <summary>The phases <see cref="UpgradeResult.Phases"/> names.</summary>
+public static class UpgradePhases
+{
+    public const string Recover = "recover";
+    public const string Plan = "plan";
+    public const string Stage = "fetch-and-unpack";
+    public const string Measure = "measure";
+    public const string Build = "build-image";
+    public const string Swap = "swap";
+    public const string Staging = "keep-or-remove-staging";
+}
 
 /// <summary>Settings of the upgrade service that are not per request.</summary>
 public sealed record UpgradeServiceOptions
 {
     public long MinimumMemoryBytes { get; init; } = UpgradePlanner.DefaultMinimumMemoryBytes;
+
+    /// <summary>
+    /// Keep the staged tree on COS_PERSISTENT after the upgrade, under the chain ID of its layers, so the next upgrade
+    /// applies only its new layers (it costs the tree's size on COS_PERSISTENT). Not kept when an
+    /// <c>after-upgrade-chroot</c> stage has steps, since they change the tree beyond its layers.
+    /// </summary>
+    public bool KeepUnpackedTree { get; init; } = true;
 }
 
 /// <summary>
@@ -93,6 +123,13 @@ public sealed class UpgradeService
     /// <summary>Where the new tree is unpacked: COS_PERSISTENT, never RAM.</summary>
     public string StagingDirectory => Path.Combine(_paths.AgentDirectory, "staging");
 
+    /// <summary>The tree kept from the last upgrade, by chain ID.</summary>
+    public KeptTreeStore KeptTrees => new(_paths.TreeCacheDirectory);
+
+    /// <summary>Whether this service keeps the staged tree: the option, and no chroot stage that changes the tree.</summary>
+    private bool KeepsTree => _options.KeepUnpackedTree
+        && (_stages is null || LifecycleStages.CountSteps(_stages.Sources, "after-upgrade-chroot") == 0);
+
     /// <summary>Finishes or undoes an interrupted upgrade or rollback (see <see cref="SwapExecutor.RecoverAsync"/>).</summary>
     public Task<RecoveryResult> RecoverAsync(CancellationToken cancellationToken = default) => _executor.RecoverAsync(cancellationToken);
 
@@ -113,7 +150,14 @@ public sealed class UpgradeService
             image.Digest.Value,
             image.Config.Created,
             image.ManifestSize + image.Manifest.Config.Size,
-            [.. image.Layers.Select(l => new PlannedLayer(l.Digest.Value, l.Size, store.Contains(l.Digest)))]);
+            [.. image.Layers.Select(l => new PlannedLayer(l.Digest.Value, l.Size, store.Contains(l.Digest)))])
+        {
+            DiffIds = [.. image.Config.RootFs.DiffIds.Select(d => d.Value)],
+        };
+        var kept = KeptTrees;
+        var keptChains = kept.List();
+        // Only the trees this upgrade would drop are measured (their space is freed before the unpack); the reused one is not walked.
+        var (_, dropped) = UpgradePlanner.ChooseKeptTree(resolved.DiffIds, keptChains);
         var persistent = ExistingAncestor(_paths.PersistentMount);
         var facts = new UpgradeFacts(
             request.Source,
@@ -123,7 +167,11 @@ public sealed class UpgradeService
             _probe.AvailableMemoryBytes(),
             _options.MinimumMemoryBytes,
             persistent,
-            _probe.GetSpace(persistent).AvailableBytes);
+            _probe.GetSpace(persistent).AvailableBytes)
+        {
+            KeptTrees = [.. keptChains.Select(c => new KeptTree(c, dropped.Contains(c) ? kept.MeasureBytes(c) : 0))],
+            KeepTree = KeepsTree,
+        };
         return UpgradePlanner.Plan(facts);
     }
 
@@ -131,15 +179,18 @@ public sealed class UpgradeService
     {
         ArgumentNullException.ThrowIfNull(request);
         var stopwatch = Stopwatch.StartNew();
+        var phases = new PhaseClock();
         var recovery = await _executor.RecoverAsync(cancellationToken).ConfigureAwait(false);
+        phases.End(UpgradePhases.Recover);
         RequireActiveImage();
         var plan = await PlanAsync(request, cancellationToken).ConfigureAwait(false);
+        phases.End(UpgradePhases.Plan);
         if (plan.NoOp)
         {
             await _history.AppendAsync(
                 new LifecycleRecord(LifecycleOperations.Upgrade, _clock.GetUtcNow(), LifecycleOperations.NoOp, "active", plan.ImageName, plan.ActiveDigest, plan.Digest, "the image is already active"),
                 cancellationToken).ConfigureAwait(false);
-            return new UpgradeResult(plan, recovery, false, 0, 0, plan.Layers.Count, stopwatch.Elapsed);
+            return new UpgradeResult(plan, recovery, false, 0, 0, plan.Layers.Count, stopwatch.Elapsed) { Phases = phases.Phases };
         }
 
         plan.EnsureAllowed();
@@ -164,6 +215,7 @@ public sealed class UpgradeService
             FromDigest = plan.ActiveDigest,
             BootTries = request.BootTries,
             StagingDirectory = StagingDirectory,
+            KeepTreeAs = plan.KeepTreeAs,
         };
 
         await RunStageAsync("before-upgrade", _paths.SystemRoot, cancellationToken).ConfigureAwait(false);
@@ -171,19 +223,24 @@ public sealed class UpgradeService
         try
         {
             journal = _executor.Enter(journal, SwapStep.Staging);
+            phases.Restart();
             unpacked = await StageAsync(request, plan, progress, cancellationToken).ConfigureAwait(false);
+            phases.End(UpgradePhases.Stage);
             _executor.Leave(SwapStep.Staging);
 
             // Changes made here are part of the new image: it is measured and built after the stage.
             await RunStageAsync("after-upgrade-chroot", StagingDirectory, cancellationToken).ConfigureAwait(false);
 
+            phases.Restart();
             var tree = DirectoryTree.Measure(StagingDirectory);
             plan = plan.WithStateCheck(tree, _paths.StateMount, _probe.GetSpace(_paths.StateMount).AvailableBytes);
             plan.EnsureAllowed();
+            phases.End(UpgradePhases.Measure);
 
             journal = _executor.Enter(journal, SwapStep.Preparing);
             var inode = await BuildTransitionAsync(tree, cancellationToken).ConfigureAwait(false);
             _executor.Leave(SwapStep.Preparing);
+            phases.End(UpgradePhases.Build);
             journal = journal with { TransitionInode = inode };
         }
         catch (Exception e) when (!_executor.Hooks.IsPowerCut(e))
@@ -193,10 +250,35 @@ public sealed class UpgradeService
             throw;
         }
 
-        await _executor.CompleteAsync(journal, cancellationToken).ConfigureAwait(false);
+        var completion = await _executor.CompleteAsync(journal, cancellationToken).ConfigureAwait(false);
+        phases.Add(UpgradePhases.Swap, completion.Steps);
+        phases.Add(UpgradePhases.Staging, completion.Staging);
         await RunStageAsync("after-upgrade", _paths.SystemRoot, cancellationToken).ConfigureAwait(false);
         var pull = unpacked.Pull;
-        return new UpgradeResult(plan, recovery, true, pull.BytesTransferred, pull.BlobsTransferred, pull.BlobsSkipped, stopwatch.Elapsed);
+        return new UpgradeResult(plan, recovery, true, pull.BytesTransferred, pull.BlobsTransferred, pull.BlobsSkipped, stopwatch.Elapsed)
+        {
+            Phases = phases.Phases,
+            LayersReused = unpacked.LayersReused,
+        };
+    }
+
+    /// <summary>Times consecutive phases: each <see cref="End"/> records the time since the last one (or <see cref="Restart"/>).</summary>
+    private sealed class PhaseClock
+    {
+        private readonly List<UpgradePhaseTime> _phases = [];
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        public IReadOnlyList<UpgradePhaseTime> Phases => _phases;
+
+        public void Restart() => _clock.Restart();
+
+        public void End(string phase)
+        {
+            _phases.Add(new UpgradePhaseTime(phase, _clock.Elapsed));
+            _clock.Restart();
+        }
+
+        public void Add(string phase, TimeSpan elapsed) => _phases.Add(new UpgradePhaseTime(phase, elapsed));
     }
 
     private async Task RunStageAsync(string stage, string root, CancellationToken cancellationToken)
@@ -215,10 +297,23 @@ public sealed class UpgradeService
         }
 
         Directory.CreateDirectory(_paths.AgentDirectory);
+        var kept = KeptTrees;
         UnpackResult unpacked;
         try
         {
-            unpacked = await _images.UnpackAsync(ParseSource(request.Source), StagingDirectory, request.Platform, null, progress, cancellationToken).ConfigureAwait(false);
+            if (plan.ReusedTree is { } reuse && kept.List().Contains(reuse.ChainId))
+            {
+                // From here on the kept tree is this upgrade's working copy: recovery removes it if the upgrade stops.
+                kept.TakeInto(reuse.ChainId, StagingDirectory);
+                kept.DropAll();
+                unpacked = await _images.UnpackOntoAsync(ParseSource(request.Source), StagingDirectory, Digest.Parse(reuse.ChainId), request.Platform, null, progress, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // Trees of other chains go first, so their space is there for the new tree.
+                kept.DropAll();
+                unpacked = await _images.UnpackAsync(ParseSource(request.Source), StagingDirectory, request.Platform, null, progress, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (OciException e)
         {

@@ -106,7 +106,11 @@ internal sealed class UpgradeCommands : ICommandGroup
             if (context.Console.IsJson)
             {
                 context.Console.WriteJson(
-                    new UpgradeOutput(result.Changed ? "upgraded" : "no-op", Recovered(result.Recovery), result.Plan, result.BytesTransferred, result.BlobsTransferred, result.BlobsSkipped, result.Elapsed.TotalSeconds),
+                    new UpgradeOutput(result.Changed ? "upgraded" : "no-op", Recovered(result.Recovery), result.Plan, result.BytesTransferred, result.BlobsTransferred, result.BlobsSkipped, result.Elapsed.TotalSeconds)
+                    {
+                        LayersReused = result.LayersReused,
+                        Phases = [.. result.Phases.Select(p => new PhaseOutput(p.Phase, Math.Round(p.Elapsed.TotalSeconds, 3)))],
+                    },
                     Json.UpgradeOutput);
                 return ExitCodes.Success;
             }
@@ -324,7 +328,17 @@ internal sealed class UpgradeCommands : ICommandGroup
 }
 
 /// <summary>The JSON document of `basalt upgrade`.</summary>
-public sealed record UpgradeOutput(string Outcome, string? Recovered, UpgradePlan Plan, long BytesTransferred, int BlobsTransferred, int BlobsSkipped, double Seconds);
+public sealed record UpgradeOutput(string Outcome, string? Recovered, UpgradePlan Plan, long BytesTransferred, int BlobsTransferred, int BlobsSkipped, double Seconds)
+{
+    /// <summary>Layers taken from the tree kept by the last upgrade instead of unpacked.</summary>
+    public int LayersReused { get; init; }
+
+    /// <summary>Where the time went, phase by phase.</summary>
+    public IReadOnlyList<PhaseOutput> Phases { get; init; } = [];
+}
+
+/// <summary>One phase of an upgrade and its wall time in seconds.</summary>
+public sealed record PhaseOutput(string Phase, double Seconds);
 
 /// <summary>The JSON document of `basalt upgrade --recovery`.</summary>
 public sealed record RecoveryUpgradeOutput(string Outcome, RecoveryUpgradePlan Plan, long BytesTransferred, long ImageBytes, double Seconds);

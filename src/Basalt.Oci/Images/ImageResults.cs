@@ -32,7 +32,14 @@ public sealed record ResolvedImage(
 public sealed record PullResult(ResolvedImage Image, long BytesTransferred, int BlobsTransferred, int BlobsSkipped);
 
 /// <summary>What an unpack did.</summary>
-public sealed record UnpackResult(PullResult Pull, string Target, long EntriesApplied, IReadOnlyList<string> Warnings);
+public sealed record UnpackResult(PullResult Pull, string Target, long EntriesApplied, IReadOnlyList<string> Warnings)
+{
+    /// <summary>Leading layers that were already in the tree (an unpack onto a kept tree); 0 for a full unpack.</summary>
+    public int LayersReused { get; init; }
+
+    /// <summary>Layers applied by this unpack.</summary>
+    public int LayersApplied => Pull.Image.Layers.Count - LayersReused;
+}
 
 /// <summary>What a push did.</summary>
 public sealed record PushResult(string Reference, Digest Digest, Descriptor Layer, Descriptor Config, long ManifestSize);

@@ -63,12 +63,41 @@ public sealed class ImageService
         ArgumentException.ThrowIfNullOrEmpty(targetDirectory);
         var pull = await PullAsync(source, platform, progress, cancellationToken).ConfigureAwait(false);
         var image = pull.Image;
-        var layers = image.Layers
-            .Select((layer, i) => new LayerBlob(_store.GetPath(layer.Digest), layer.MediaType, image.Config.RootFs.DiffIds[i]))
-            .ToList();
+        var layers = LayerBlobs(image);
         var applyProgress = progress is null ? null : new ApplyProgressAdapter(image.Layers, progress);
         var result = await new LayerApplier().ApplyAsync(targetDirectory, layers, options, applyProgress, cancellationToken).ConfigureAwait(false);
         return new UnpackResult(pull, result.Target, result.EntriesApplied, result.Warnings);
+    }
+
+    /// <summary>
+    /// Pulls the image, then applies onto <paramref name="tree"/> only the layers above the ones it already holds:
+    /// <paramref name="treeChainId"/> is the chain ID (<see cref="LayerChain"/>) of the layers the tree was unpacked
+    /// from, and must be a prefix of the image's layers (else <see cref="LayerChainMismatchException"/>, before the tree
+    /// is touched). In place, not atomic (<see cref="LayerApplier.ApplyInPlaceAsync"/>): the caller owns the tree and
+    /// discards it on failure.
+    /// </summary>
+    public async Task<UnpackResult> UnpackOntoAsync(
+        ImageSource source,
+        string tree,
+        Digest treeChainId,
+        PlatformSpec? platform = null,
+        LayerApplyOptions? options = null,
+        IProgress<TransferUpdate>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tree);
+        var pull = await PullAsync(source, platform, progress, cancellationToken).ConfigureAwait(false);
+        var image = pull.Image;
+        var reused = LayerChain.PrefixLength(image.Config.RootFs.DiffIds, treeChainId);
+        if (reused == 0)
+        {
+            throw new LayerChainMismatchException(image.Name, treeChainId);
+        }
+
+        var layers = LayerBlobs(image).Skip(reused).ToList();
+        var applyProgress = progress is null ? null : new ApplyProgressAdapter([.. image.Layers.Skip(reused)], progress);
+        var result = await new LayerApplier().ApplyInPlaceAsync(tree, layers, options, applyProgress, cancellationToken).ConfigureAwait(false);
+        return new UnpackResult(pull, result.Target, result.EntriesApplied, result.Warnings) { LayersReused = reused };
     }
 
     /// <summary>
@@ -147,6 +176,10 @@ public sealed class ImageService
         _store.SetReference(target.ToString(), digest);
         return new PushResult(target.ToString(), digest, composed.Layer, composed.Config, composed.ManifestBytes.LongLength);
     }
+
+    /// <summary>The image's layers as blobs in the store, each with the diff_id its config names.</summary>
+    private List<LayerBlob> LayerBlobs(ResolvedImage image) =>
+        [.. image.Layers.Select((layer, i) => new LayerBlob(_store.GetPath(layer.Digest), layer.MediaType, image.Config.RootFs.DiffIds[i]))];
 
     private IImageProvider OpenProvider(ImageSource source, PlatformSpec? platform, IProgress<TransferUpdate>? progress)
     {

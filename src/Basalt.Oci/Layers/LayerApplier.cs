@@ -80,6 +80,59 @@ public sealed class LayerApplier
     public LayerApplyResult Apply(string targetDirectory, IReadOnlyList<LayerBlob> layers, LayerApplyOptions? options = null) =>
         ApplyAsync(targetDirectory, layers, options).GetAwaiter().GetResult();
 
+    /// <summary>
+    /// Applies <paramref name="layers"/>, in order, onto the tree already at <paramref name="root"/> (the tree of the
+    /// layers below them), in place: whiteouts and opaque directories remove what the tree holds, and a directory the
+    /// layers do not name keeps its times, so the result is the tree a full unpack of all the layers gives. Not atomic:
+    /// on failure the tree is left half-applied, so <paramref name="root"/> must be a working copy its owner discards
+    /// on failure (<see cref="LayerApplyOptions.OverwriteExisting"/> does not apply).
+    /// </summary>
+    public Task<LayerApplyResult> ApplyInPlaceAsync(
+        string root,
+        IReadOnlyList<LayerBlob> layers,
+        LayerApplyOptions? options = null,
+        IProgress<LayerApplyProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(root);
+        ArgumentNullException.ThrowIfNull(layers);
+        return ApplyInPlaceCoreAsync(root, layers, options ?? new LayerApplyOptions(), progress, cancellationToken);
+    }
+
+    private static async Task<LayerApplyResult> ApplyInPlaceCoreAsync(
+        string root,
+        IReadOnlyList<LayerBlob> layers,
+        LayerApplyOptions options,
+        IProgress<LayerApplyProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
+        if (target == "/")
+        {
+            throw new ArgumentException("refusing to apply layers onto /", nameof(root));
+        }
+
+        if (!Posix.TryGetStatus(target, out var status) || status.Kind != UnixFileKind.Directory)
+        {
+            throw new DirectoryNotFoundException($"the tree to apply layers onto, {target}, is not a directory");
+        }
+
+        var session = new LayerApplySession(target, options, inPlace: true);
+        var diffIds = new List<Digest>();
+        for (var i = 0; i < layers.Count; i++)
+        {
+            diffIds.Add(await session.ApplyLayerAsync(layers[i], i, layers.Count, progress, cancellationToken).ConfigureAwait(false));
+        }
+
+        session.FinishDirectories();
+        if (options.Durable)
+        {
+            Posix.SyncFileSystem(target);
+        }
+
+        return new LayerApplyResult(target, diffIds, session.EntriesApplied, session.Warnings);
+    }
+
     private static async Task<LayerApplyResult> ApplyCoreAsync(
         string targetDirectory,
         IReadOnlyList<LayerBlob> layers,

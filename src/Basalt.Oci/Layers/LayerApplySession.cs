@@ -26,14 +26,26 @@ internal sealed class LayerApplySession
     // Real directories (never symlinks) already verified during this layer; every removal that could
     // turn one into something else goes through Remove, which forgets it and everything below it.
     private readonly HashSet<string> _knownDirectories = new(StringComparer.Ordinal);
+
+    // Applying onto an existing tree: the times each directory that was there before had when this session first came
+    // to it, restored at the end unless a layer names the directory itself. Writing a file into /etc must not leave
+    // /etc with today's mtime when a full unpack of the same layers gives it the lower layer's (the image would differ).
+    private readonly bool _inPlace;
+    private readonly Dictionary<string, (ulong Inode, DateTime Access, DateTimeOffset Modified)> _earlierDirectoryTimes = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _createdDirectories = new(StringComparer.Ordinal);
     private string _layer = string.Empty;
 
-    public LayerApplySession(string root, LayerApplyOptions options)
+    public LayerApplySession(string root, LayerApplyOptions options, bool inPlace = false)
     {
         _root = root;
         _privileged = options.Privileged ?? Posix.IsRoot;
         _preserveOwnership = options.PreserveOwnership ?? _privileged;
         _skipDevices = options.SkipDevicesWhenUnprivileged;
+        _inPlace = inPlace;
+        if (inPlace)
+        {
+            RememberEarlierDirectory(root, Posix.GetStatus(root));
+        }
     }
 
     public long EntriesApplied { get; private set; }
@@ -63,8 +75,12 @@ internal sealed class LayerApplySession
 
         await using (hashing.ConfigureAwait(false))
         {
-            // Tar headers are read 512 bytes at a time: buffer them above the decompressor.
-            var reader = new TarStreamReader(new BufferedStream(hashing, 1 << 16), _layer);
+            // Decompression and the diff_id hash run on their own core, ahead of the tar parsing and file writes here.
+            var readAhead = new ReadAheadStream(hashing);
+            await using var readAheadScope = readAhead.ConfigureAwait(false);
+
+            // Tar headers are read 512 bytes at a time: buffer them above the read-ahead.
+            var reader = new TarStreamReader(new BufferedStream(readAhead, 1 << 16), _layer);
             var lastReported = 0L;
             try
             {
@@ -115,6 +131,25 @@ internal sealed class LayerApplySession
             File.SetUnixFileMode(path, header.Mode);
             Posix.SetTimes(path, header.AccessTime ?? header.ModifiedTime, header.ModifiedTime);
         }
+
+        foreach (var (path, earlier) in _earlierDirectoryTimes.OrderByDescending(d => d.Key.Length))
+        {
+            // A directory a layer named got its header's times above; one removed or replaced is not the earlier one.
+            if (_directories.ContainsKey(path) || !Posix.TryGetStatus(path, out var status) || status.Kind != UnixFileKind.Directory || status.Inode != earlier.Inode)
+            {
+                continue;
+            }
+
+            Posix.SetTimes(path, new DateTimeOffset(earlier.Access, TimeSpan.Zero), earlier.Modified);
+        }
+    }
+
+    private void RememberEarlierDirectory(string path, UnixFileStatus status)
+    {
+        if (_inPlace && !_createdDirectories.Contains(path) && !_earlierDirectoryTimes.ContainsKey(path))
+        {
+            _earlierDirectoryTimes[path] = (status.Inode, Directory.GetLastAccessTimeUtc(path), status.ModifiedTime);
+        }
     }
 
     private async Task ApplyEntryAsync(TarEntryHeader entry, Stream data, CancellationToken cancellationToken)
@@ -147,6 +182,7 @@ internal sealed class LayerApplySession
                 if (!ClearSlot(path, keepDirectory: true))
                 {
                     Directory.CreateDirectory(path);
+                    _createdDirectories.Add(path);
                 }
 
                 MarkAdded(path);
@@ -465,6 +501,7 @@ internal sealed class LayerApplySession
                 }
 
                 Directory.CreateDirectory(candidate);
+                _createdDirectories.Add(candidate);
                 MarkAdded(candidate);
                 _knownDirectories.Add(candidate);
                 resolved.Add(component);
@@ -475,6 +512,7 @@ internal sealed class LayerApplySession
             switch (status.Kind)
             {
                 case UnixFileKind.Directory:
+                    RememberEarlierDirectory(candidate, status);
                     _knownDirectories.Add(candidate);
                     resolved.Add(component);
                     current = candidate;

@@ -52,6 +52,15 @@ public sealed class UpgradeAgainstRegistryTests : IClassFixture<RegistryFixture>
         Assert.True(second.Changed);
         Assert.Equal("v2", await ReadFileAsync(paths.ActiveImage, "/etc/version"));
         Assert.Equal("marker of v2", await ReadFileAsync(paths.ActiveImage, "/etc/marker"));
+        // v2 started from v1's kept tree and applied only its own layer, whose whiteout removed v1's file.
+        Assert.Equal(1, second.LayersReused);
+        Assert.False(await ExistsAsync(paths.ActiveImage, "/etc/obsolete"));
+        Assert.True(await ExistsAsync(paths.PassiveImage, "/etc/obsolete"));
+        Assert.Equal([second.Plan.ChainId!], service.KeptTrees.List());
+        // The kept tree is the tree a full unpack of v2 gives (what a node without a kept tree would have built from).
+        var cold = temp.Combine("cold-v2");
+        await images.UnpackAsync(Basalt.Oci.References.ImageSource.Parse(v2), cold);
+        TreeSnapshot.AssertEqual(TreeSnapshot.Capture(cold), TreeSnapshot.Capture(service.KeptTrees.PathOf(second.Plan.ChainId!)));
         Assert.Equal("v1", await ReadFileAsync(paths.PassiveImage, "/etc/version"));
         Assert.Equal(SlotLabels.Active, await E2LabelAsync(paths.ActiveImage));
         Assert.Equal(SlotLabels.Passive, await E2LabelAsync(paths.PassiveImage));
@@ -137,13 +146,14 @@ public sealed class UpgradeAgainstRegistryTests : IClassFixture<RegistryFixture>
         Requires.Tool("skopeo", "skopeo");
     }
 
-    /// <summary>v1: a sample tree; v2: v1 plus one layer with a marker and a new version file.</summary>
+    /// <summary>v1: a sample tree; v2: v1 plus one layer with a marker, a new version file and a whiteout of etc/obsolete.</summary>
     private async Task<(string V1, string V2)> PushImagesAsync(TempDirectory temp, string repository)
     {
         var rootfs = temp.Combine("rootfs-v1");
         SampleTree.Create(rootfs);
         Directory.CreateDirectory(Path.Combine(rootfs, "etc"));
         await File.WriteAllTextAsync(Path.Combine(rootfs, "etc", "version"), "v1");
+        await File.WriteAllTextAsync(Path.Combine(rootfs, "etc", "obsolete"), "gone in v2");
         var layout = temp.Combine("layout");
         var tools = new ReferenceTools(_runner);
         await tools.BuildImageWithUmociAsync(layout, "v1", rootfs);
@@ -152,6 +162,7 @@ public sealed class UpgradeAgainstRegistryTests : IClassFixture<RegistryFixture>
         await RunAsync("umoci", "unpack", "--image", $"{layout}:v1", bundle);
         await File.WriteAllTextAsync(Path.Combine(bundle, "rootfs", "etc", "version"), "v2");
         await File.WriteAllTextAsync(Path.Combine(bundle, "rootfs", "etc", "marker"), "marker of v2");
+        File.Delete(Path.Combine(bundle, "rootfs", "etc", "obsolete"));
         await RunAsync("umoci", "repack", "--image", $"{layout}:v2", bundle);
 
         await tools.CopyWithSkopeoAsync($"oci:{layout}:v1", $"docker://{_registry.Reference(repository, "v1")}");
@@ -186,6 +197,12 @@ public sealed class UpgradeAgainstRegistryTests : IClassFixture<RegistryFixture>
     {
         var result = await _runner.RunAsync(new ToolInvocation("debugfs", ["-R", $"cat {path}", image]));
         return result.StandardOutput.Trim();
+    }
+
+    private async Task<bool> ExistsAsync(string image, string path)
+    {
+        var result = await _runner.RunAsync(new ToolInvocation("debugfs", ["-R", $"stat {path}", image]));
+        return result.StandardOutput.Contains("Inode:", StringComparison.Ordinal);
     }
 
     private async Task<string> E2LabelAsync(string image) =>
