@@ -109,7 +109,7 @@ internal sealed class DemoCommands : ICommandGroup
         output.WriteLine("basalt demo summary");
         foreach (var phase in report.Phases)
         {
-            var time = phase.Status is DemoPhaseStatus.Ok or DemoPhaseStatus.Failed ? Units.Duration(phase.Elapsed) : string.Empty;
+            var time = phase.Status is DemoPhaseStatus.Ok or DemoPhaseStatus.Failed ? DemoRunner.Elapsed(phase.Elapsed) : string.Empty;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Status(phase.Status),-8} {time,9}  {phase.Title}"));
         }
 
@@ -120,11 +120,11 @@ internal sealed class DemoCommands : ICommandGroup
 
         if (report.Succeeded)
         {
-            output.WriteLine($"basalt demo: OK in {Units.Duration(report.Elapsed)}");
+            output.WriteLine($"basalt demo: OK in {DemoRunner.Elapsed(report.Elapsed)}");
             return;
         }
 
-        output.WriteLine($"basalt demo: {(report.Cancelled ? "CANCELLED" : "FAILED")} after {Units.Duration(report.Elapsed)}: {report.Error}");
+        output.WriteLine($"basalt demo: {(report.Cancelled ? "CANCELLED" : "FAILED")} after {DemoRunner.Elapsed(report.Elapsed)}: {report.Error}");
         if (report.Hint is { } hint)
         {
             output.WriteLine($"hint: {hint}");

@@ -109,7 +109,7 @@ public sealed partial class DemoRunner : IAsyncDisposable
                 {
                     var detail = await RunPhaseAsync(phase.Step, cancellationToken).ConfigureAwait(false);
                     _results.Add(new DemoPhaseResult(phase.Step, phase.Title, DemoPhaseStatus.Ok, stopwatch.Elapsed, detail));
-                    await Progress.WriteLineAsync($"      ok in {Units.Duration(stopwatch.Elapsed)}{(detail is null ? string.Empty : ": " + detail)}").ConfigureAwait(false);
+                    await Progress.WriteLineAsync($"      ok in {DemoRunner.Elapsed(stopwatch.Elapsed)}{(detail is null ? string.Empty : ": " + detail)}").ConfigureAwait(false);
                 }
                 catch (Exception exception) when (exception is not OutOfMemoryException)
                 {
@@ -117,7 +117,7 @@ public sealed partial class DemoRunner : IAsyncDisposable
                     error = cancelled ? "cancelled" : exception is BasaltException ? exception.Message : $"{exception.GetType().Name}: {exception.Message}";
                     hint = (exception as BasaltException)?.Hint;
                     _results.Add(new DemoPhaseResult(phase.Step, phase.Title, DemoPhaseStatus.Failed, stopwatch.Elapsed, error));
-                    await Progress.WriteLineAsync($"      FAILED after {Units.Duration(stopwatch.Elapsed)}: {error}").ConfigureAwait(false);
+                    await Progress.WriteLineAsync($"      FAILED after {DemoRunner.Elapsed(stopwatch.Elapsed)}: {error}").ConfigureAwait(false);
                     if (_console.Verbose)
                     {
                         await Progress.WriteLineAsync(exception.ToString()).ConfigureAwait(false);
@@ -417,7 +417,7 @@ public sealed partial class DemoRunner : IAsyncDisposable
             while (true)
             {
                 await Task.Delay(HeartbeatInterval, cancellationToken).ConfigureAwait(false);
-                await Progress.WriteLineAsync($"      ... {title}: {Units.Duration(stopwatch.Elapsed)}").ConfigureAwait(false);
+                await Progress.WriteLineAsync($"      ... {title}: {DemoRunner.Elapsed(stopwatch.Elapsed)}").ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -475,6 +475,20 @@ public sealed partial class DemoRunner : IAsyncDisposable
                 await Progress.WriteLineAsync($"basalt demo: could not remove {path}: {exception.Message}").ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>12.3s, 4m05s, 1h02m03s: a phase's time at a glance.</summary>
+    public static string Elapsed(TimeSpan duration)
+    {
+        if (duration < TimeSpan.FromMinutes(1))
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{Math.Max(0, duration.TotalSeconds):0.0}s");
+        }
+
+        var seconds = (long)Math.Round(duration.TotalSeconds);
+        return seconds >= 3600
+            ? string.Create(CultureInfo.InvariantCulture, $"{seconds / 3600}h{seconds / 60 % 60:00}m{seconds % 60:00}s")
+            : string.Create(CultureInfo.InvariantCulture, $"{seconds / 60}m{seconds % 60:00}s");
     }
 
     [GeneratedRegex(@"basalt: the boot cannot go on.*|Kernel panic.*")]
