@@ -32,6 +32,12 @@ public sealed class DemoOsTree
         _tools = tools;
     }
 
+    /// <summary>The blob store reference naming image v1 made from the cached tree.</summary>
+    public const string CachedV1Reference = "basalt-demo/v1";
+
+    /// <summary>The node's persistent content (its blob store with v1) kept beside the cached tree <paramref name="tree"/>.</summary>
+    public static string NodeDirectory(string tree) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tree))!, "node");
+
     /// <summary>True when <paramref name="directory"/> looks like what <c>basalt init --root</c> makes.</summary>
     public static bool IsOsTree(string directory) =>
         Directory.Exists(directory) && RequiredFiles.All(path => RootedFile.Resolve(directory, path) is not null);
@@ -91,6 +97,8 @@ public sealed class DemoOsTree
 
         Directory.CreateDirectory(parent);
         File.Delete(stampPath);
+        // v1's blobs were made from the tree being replaced.
+        await RemoveTreeAsync(NodeDirectory(target)).ConfigureAwait(false);
         var staging = Path.Combine(parent, $".rootfs.staging-{Guid.NewGuid():N}");
         try
         {

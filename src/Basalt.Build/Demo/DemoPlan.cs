@@ -107,8 +107,12 @@ public sealed record DemoPlan
 
     public string LayersDirectory => Path.Combine(Options.WorkDirectory, "layers");
 
-    /// <summary>What becomes COS_PERSISTENT: the node's blob store holding v1's layer, so the upgrade fetches only v2's.</summary>
-    public string PersistentContentDirectory => Path.Combine(Options.WorkDirectory, "persistent");
+    /// <summary>
+    /// What becomes COS_PERSISTENT: the node's blob store holding v1's layer, so the upgrade fetches only v2's. Kept
+    /// beside the demo's own cached tree (v1 is then pushed from it as is on the next run); in the work directory for
+    /// a given tree.
+    /// </summary>
+    public string PersistentContentDirectory => OwnsOsTree ? DemoOsTree.NodeDirectory(OsTreeDirectory) : Path.Combine(Options.WorkDirectory, "persistent");
 
     /// <summary>Where the debootstrap base lives (the same place <c>basalt build base</c> keeps it).</summary>
     public string BaseCacheDirectory => Path.Combine(Options.CacheDirectory, "build");
@@ -205,7 +209,7 @@ public static class DemoPlanner
             new(DemoStep.Base, "build or reuse the default Debian base (debootstrap)", ownTree ? null : "--os-tree given"),
             new(DemoStep.Init, "basalt init the OS tree (cached per basalt binary)", ownTree ? null : "--os-tree given"),
             new(DemoStep.Registry, "start a local registry on 127.0.0.1"),
-            new(DemoStep.PushV1, "push image v1: the OS tree as one layer"),
+            new(DemoStep.PushV1, ownTree ? "push image v1: the OS tree as one layer (its blobs cached with the tree)" : "push image v1: the OS tree as one layer"),
             new(DemoStep.PushV2, $"push image v2: v1 + a layer adding {DemoPlan.MarkerPath}"),
             new(DemoStep.Disk, "build a disk from v1 (both slots recorded as v1)"),
             new(DemoStep.BootV1, "boot the disk in QEMU, log in, basalt state"),

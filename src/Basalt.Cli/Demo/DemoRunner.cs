@@ -206,10 +206,25 @@ public sealed partial class DemoRunner : IAsyncDisposable
     {
         // The node's blob store on COS_PERSISTENT: the layer pushed here is already on the node, so the upgrade fetches only v2's.
         var store = new BlobStore(new NodePaths { PersistentMount = _plan.PersistentContentDirectory }.BlobStore);
+        if (_plan.OwnsOsTree && store.TryGetReference(DemoOsTree.CachedV1Reference, out var cached) && store.Contains(cached))
+        {
+            using (var reporter = TransferReporter.For(_console))
+            {
+                _v1 = await Images().PushStoredAsync(store, cached, "v1", reporter, cancellationToken).ConfigureAwait(false);
+            }
+
+            return $"{_v1.Reference} {_v1.Digest.Short}, {Units.Bytes(_v1.TotalBytes)}, pushed from the cached layer of this tree";
+        }
+
         await Progress.WriteLineAsync("      writing the tree as a gzip layer (the longest part of this phase)").ConfigureAwait(false);
         using (var reporter = TransferReporter.For(_console))
         {
             _v1 = await Images().PushTreeAsync(_plan.OsTreeDirectory, "v1", store, reporter, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_plan.OwnsOsTree)
+        {
+            store.SetReference(DemoOsTree.CachedV1Reference, _v1.Digest);
         }
 
         return $"{_v1.Reference} {_v1.Digest.Short}, {Units.Bytes(_v1.TotalBytes)}";
@@ -456,7 +471,7 @@ public sealed partial class DemoRunner : IAsyncDisposable
         var work = _plan.Options.WorkDirectory;
         var made = _workDirectoryCreated
             ? [work]
-            : new[] { _plan.DiskPath, _plan.RegistryDirectory, _plan.VmDirectory, _plan.LayersDirectory, _plan.PersistentContentDirectory, Path.Combine(work, "disk-work") };
+            : new[] { _plan.DiskPath, _plan.RegistryDirectory, _plan.VmDirectory, _plan.LayersDirectory, Path.Combine(work, "persistent"), Path.Combine(work, "disk-work") };
         foreach (var path in made)
         {
             try

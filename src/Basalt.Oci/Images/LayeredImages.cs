@@ -58,6 +58,29 @@ public sealed class LayeredImages
         return new PushedImage(Reference(tag), tag, pushed.Digest, [pushed.Layer], pushed.Config, config, pushed.ManifestSize);
     }
 
+    /// <summary>
+    /// Pushes an image already whole in <paramref name="store"/> (its manifest <paramref name="manifestDigest"/>, config
+    /// and layers, as <see cref="PushTreeAsync"/> left them) as <paramref name="tag"/>, byte for byte: nothing is
+    /// written or compressed again, so the digest is the one pushed before.
+    /// </summary>
+    public async Task<PushedImage> PushStoredAsync(BlobStore store, Digest manifestDigest, string tag, IProgress<TransferUpdate>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var manifestBytes = store.ReadAllBytes(manifestDigest);
+        var manifest = JsonSerializer.Deserialize(manifestBytes, Writer.ImageManifest)
+            ?? throw new InvalidImageConfigException($"the manifest {manifestDigest} in {store.Root} is empty");
+        var config = JsonSerializer.Deserialize(store.ReadAllBytes(manifest.Config.Digest), Writer.ImageConfig)
+            ?? throw new InvalidImageConfigException($"the config {manifest.Config.Digest} in {store.Root} is empty");
+        var target = ImageReference.Parse(Reference(tag));
+        foreach (var blob in manifest.Layers.Append(manifest.Config))
+        {
+            await PushBlobAsync(target, blob, () => store.OpenRead(blob.Digest), progress, cancellationToken).ConfigureAwait(false);
+        }
+
+        var digest = await _registry.PushManifestAsync(target, manifestBytes, manifest.MediaType ?? MediaTypes.OciManifest, cancellationToken).ConfigureAwait(false);
+        return new PushedImage(Reference(tag), tag, digest, manifest.Layers, manifest.Config, config, manifestBytes.LongLength);
+    }
+
     /// <summary>Pushes <paramref name="parent"/>'s layers plus one layer holding <paramref name="layerTree"/> as <paramref name="tag"/>.</summary>
     public async Task<PushedImage> PushWithLayerAsync(PushedImage parent, string layerTree, string tag, string createdBy, IProgress<TransferUpdate>? progress = null, CancellationToken cancellationToken = default)
     {

@@ -30,6 +30,7 @@ public sealed class DemoPlannerTests
         Assert.True(plan.OwnsOsTree);
         Assert.Equal("/c/demo/os/rootfs", plan.OsTreeDirectory);
         Assert.Equal("/c/build", plan.BaseCacheDirectory);
+        Assert.Equal("/c/demo/os/node", plan.PersistentContentDirectory);
         Assert.StartsWith("/w/demo/", plan.DiskPath, StringComparison.Ordinal);
         Assert.StartsWith("/w/demo/", plan.RegistryDirectory, StringComparison.Ordinal);
         Assert.Empty(plan.PackagesToInstall);
@@ -50,6 +51,7 @@ public sealed class DemoPlannerTests
 
         Assert.Equal("/trees/os", plan.OsTreeDirectory);
         Assert.False(plan.OwnsOsTree);
+        Assert.Equal("/w/demo/persistent", plan.PersistentContentDirectory);
         Assert.Contains("(skipped: --os-tree given)", plan.Describe(), StringComparison.Ordinal);
     }
 

@@ -63,6 +63,37 @@ public sealed class LocalRegistryAndLayeredImagesTests
     }
 
     [Fact]
+    public async Task An_image_kept_in_a_store_is_pushed_again_to_a_fresh_registry_byte_for_byte()
+    {
+        Requires.Root();
+        Requires.Tool("docker-registry", "docker-registry");
+        using var temp = new TempDirectory("local-registry-stored");
+        SampleTree.Create(temp.Combine("tree"));
+        var store = new BlobStore(temp.Combine("store"));
+        PushedImage first;
+        await using (var registry = await LocalRegistry.StartAsync(temp.Combine("first"), null, new ToolRunner()))
+        {
+            using var client = new RegistryClient(new RegistryOptions { InsecureRegistries = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { registry.Host } });
+            first = await new LayeredImages(client, $"{registry.Host}/demo/os", temp.Combine("layers")).PushTreeAsync(temp.Combine("tree"), "v1", store);
+        }
+
+        await using (var registry = await LocalRegistry.StartAsync(temp.Combine("second"), null, new ToolRunner()))
+        {
+            using var client = new RegistryClient(new RegistryOptions { InsecureRegistries = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { registry.Host } });
+            var again = await new LayeredImages(client, $"{registry.Host}/demo/os", temp.Combine("layers")).PushStoredAsync(store, first.Digest, "v1");
+
+            Assert.Equal(first.Digest, again.Digest);
+            Assert.Equal(first.Layers, again.Layers);
+            Assert.Equal(first.TotalBytes, again.TotalBytes);
+            var unpacked = await new ImageService(new BlobStore(temp.Combine("pull-store")), client)
+                .UnpackAsync(new RegistrySource(ImageReference.Parse(again.Reference)), temp.Combine("unpacked"));
+            var differences = TreeSnapshot.Differences(TreeSnapshot.Capture(temp.Combine("tree")), TreeSnapshot.Capture(temp.Combine("unpacked")));
+            Assert.True(differences.Count == 0, string.Join('\n', differences));
+            Assert.Equal(first.Digest, unpacked.Pull.Image.RootDigest);
+        }
+    }
+
+    [Fact]
     public async Task A_registry_asked_for_a_port_in_use_fails_with_a_typed_error_and_starts_nothing()
     {
         Requires.Tool("docker-registry", "docker-registry");
