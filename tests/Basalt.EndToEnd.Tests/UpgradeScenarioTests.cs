@@ -6,6 +6,7 @@ using Basalt.Agent.Slots;
 using Basalt.Build.Artifacts;
 using Basalt.Disk;
 using Basalt.Disk.Layout;
+using Basalt.Oci.Images;
 using Basalt.Oci.Registry;
 using Basalt.Oci.Store;
 using Basalt.Testing;
@@ -59,7 +60,7 @@ public sealed class UpgradeScenarioTests : IDisposable
         await using var registry = await RegistryFixture.StartAsync();
         var guestRegistry = $"10.0.2.2:{registry.Port.ToString(CultureInfo.InvariantCulture)}";
         using var client = new RegistryClient(new RegistryOptions { InsecureRegistries = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { registry.Host } });
-        var images = new UpgradeImages(client, $"{registry.Host}/{Repository}", _temp.Combine("images"));
+        var images = new LayeredImages(client, $"{registry.Host}/{Repository}", _temp.Combine("images"));
 
         // v1: the OS tree the fixture built, its blobs kept in what becomes the node's blob store on COS_PERSISTENT.
         var persistentContent = _temp.Combine("persistent");
