@@ -36,6 +36,7 @@ public sealed partial class FaultProxy : IAsyncDisposable
     private LoopbackServer? _server;
     private CutFault? _cut;
     private CorruptFault? _corrupt;
+    private int _inFlight;
 
     private FaultProxy(Uri upstream)
     {
@@ -58,10 +59,21 @@ public sealed partial class FaultProxy : IAsyncDisposable
     /// <summary>The proxy as a registry host for image references: <c>127.0.0.1:PORT</c>.</summary>
     public string Host => $"{Address.Host}:{Address.Port}";
 
-    public IReadOnlyList<ProxiedRequest> Requests => [.. _requests];
+    /// <summary>
+    /// The requests handled so far. A request is recorded once its body is sent, and a client can have every byte
+    /// before the proxy's copy loop ends: reading waits (a few seconds at most) for requests still in flight.
+    /// </summary>
+    public IReadOnlyList<ProxiedRequest> Requests
+    {
+        get
+        {
+            SpinWait.SpinUntil(() => Volatile.Read(ref _inFlight) == 0, TimeSpan.FromSeconds(5));
+            return [.. _requests];
+        }
+    }
 
     /// <summary>Blob body bytes sent to clients, faults included.</summary>
-    public long BlobBytesServed => _requests.Where(r => BlobPath().IsMatch(r.PathAndQuery) && r.Method == "GET").Sum(r => r.BodyBytes);
+    public long BlobBytesServed => Requests.Where(r => BlobPath().IsMatch(r.PathAndQuery) && r.Method == "GET").Sum(r => r.BodyBytes);
 
     public static async Task<FaultProxy> StartAsync(Uri upstream, CancellationToken cancellationToken = default)
     {
@@ -134,6 +146,19 @@ public sealed partial class FaultProxy : IAsyncDisposable
     };
 
     private async Task ForwardAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            await ForwardRecordedAsync(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task ForwardRecordedAsync(HttpContext context)
     {
         var request = context.Request;
         var cancellationToken = context.RequestAborted;
