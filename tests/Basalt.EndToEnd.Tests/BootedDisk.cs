@@ -11,7 +11,8 @@ namespace Basalt.EndToEnd.Tests;
 /// </summary>
 public sealed class BootedDisk : IAsyncDisposable
 {
-    public static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(10);
+    /// <summary>Generous: CI boots two guests at once under TCG on 2 cores, and a contended boot can take several times a quiet one.</summary>
+    public static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(2);
 
     private VirtualMachine _vm;

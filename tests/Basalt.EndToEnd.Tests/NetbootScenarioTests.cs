@@ -31,7 +31,7 @@ public sealed class NetbootScenarioTests : IDisposable
     private const string HostFromGuest = "10.0.2.2";
 
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(30);
-    private static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(15);
+    private static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(25);
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(2);
 
     private readonly BasaltOsFixture _os;

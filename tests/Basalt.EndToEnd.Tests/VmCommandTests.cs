@@ -17,7 +17,7 @@ namespace Basalt.EndToEnd.Tests;
 public sealed class VmCommandTests : IDisposable
 {
     private const string Hostname = "basalt-vm-e2e";
-    private static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(15);
+    private static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(25);
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(2);
 
     private readonly BasaltOsFixture _os;
