@@ -105,6 +105,12 @@ public sealed class BootedDisk : IAsyncDisposable
             Assert.Fail($"the guest did not boot: '{failure.Result.Value.Trim()}'\n--- console tail ---\n{ConsoleTail()}");
         }
 
+        if (first == failure)
+        {
+            // The failure watch timed out (or QEMU ended) first: that is the error to report, not the login's cancellation.
+            await failure;
+        }
+
         await login;
         try
         {
