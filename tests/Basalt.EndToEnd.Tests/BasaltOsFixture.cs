@@ -47,6 +47,16 @@ public sealed class BasaltOsFixture : IAsyncLifetime
     /// <summary>How each build step went, for the test output.</summary>
     public List<string> Log { get; } = [];
 
+    /// <summary>Puts <see cref="Log"/> at the head of a scenario's output, so every report says how its OS was made.</summary>
+    public void WriteLogTo(Xunit.Abstractions.ITestOutputHelper output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        foreach (var line in Log)
+        {
+            output.WriteLine(line);
+        }
+    }
+
     public async Task InitializeAsync()
     {
         E2eRequirements.Check();

@@ -25,10 +25,7 @@ public sealed class BootScenarioTests : IDisposable
         E2eRequirements.Check();
         _os = os;
         _output = output;
-        foreach (var line in os.Log)
-        {
-            _output.WriteLine(line);
-        }
+        os.WriteLogTo(_output);
     }
 
     public void Dispose() => _temp.Dispose();

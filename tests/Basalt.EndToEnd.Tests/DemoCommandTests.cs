@@ -26,10 +26,7 @@ public sealed class DemoCommandTests : IDisposable
         Requires.Tool("docker-registry", "docker-registry");
         _os = os;
         _output = output;
-        foreach (var line in os.Log)
-        {
-            _output.WriteLine(line);
-        }
+        os.WriteLogTo(_output);
     }
 
     public void Dispose() => _temp.Dispose();

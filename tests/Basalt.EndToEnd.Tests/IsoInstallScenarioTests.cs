@@ -58,10 +58,7 @@ public sealed class IsoInstallScenarioTests : IDisposable
         Requires.Tool("mcopy", "mtools");
         _os = os;
         _output = output;
-        foreach (var line in os.Log)
-        {
-            _output.WriteLine(line);
-        }
+        os.WriteLogTo(_output);
     }
 
     public void Dispose() => _temp.Dispose();
@@ -207,5 +204,5 @@ public sealed class IsoInstallScenarioTests : IDisposable
         }
     }
 
-    private static string Tail(string console, int length = 6000) => console.Length <= length ? console : console[^length..];
+    private static string Tail(string console) => ConsoleText.Tail(console, 6000);
 }

@@ -44,10 +44,7 @@ public sealed class NetbootScenarioTests : IDisposable
         Requires.Tool("mksquashfs", "squashfs-tools");
         _os = os;
         _output = output;
-        foreach (var line in os.Log)
-        {
-            _output.WriteLine(line);
-        }
+        os.WriteLogTo(_output);
     }
 
     public void Dispose() => _temp.Dispose();
@@ -218,5 +215,5 @@ public sealed class NetbootScenarioTests : IDisposable
         }
     }
 
-    private static string Tail(string text, int length) => text.Length <= length ? text : text[^length..];
+    private static string Tail(string text, int length) => ConsoleText.Tail(text, length);
 }

@@ -61,10 +61,7 @@ public sealed class PowerCutScenarioTests : IDisposable
         Requires.Tool("sgdisk", "gdisk");
         _os = os;
         _output = output;
-        foreach (var line in os.Log)
-        {
-            _output.WriteLine(line);
-        }
+        os.WriteLogTo(_output);
     }
 
     public void Dispose() => _temp.Dispose();

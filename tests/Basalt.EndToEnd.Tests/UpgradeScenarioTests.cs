@@ -46,10 +46,7 @@ public sealed class UpgradeScenarioTests : IDisposable
         Requires.Tool("docker-registry", "docker-registry");
         _os = os;
         _output = output;
-        foreach (var line in os.Log)
-        {
-            _output.WriteLine(line);
-        }
+        os.WriteLogTo(_output);
     }
 
     public void Dispose() => _temp.Dispose();

@@ -31,10 +31,7 @@ public sealed class VmCommandTests : IDisposable
         Requires.Tool("qemu-io", "qemu-utils");
         _os = os;
         _output = output;
-        foreach (var line in os.Log)
-        {
-            _output.WriteLine(line);
-        }
+        os.WriteLogTo(_output);
     }
 
     public void Dispose() => _temp.Dispose();
@@ -161,5 +158,5 @@ public sealed class VmCommandTests : IDisposable
         }
     }
 
-    private static string Tail(string text) => text.Length <= 4000 ? text : text[^4000..];
+    private static string Tail(string text) => ConsoleText.Tail(text, 4000);
 }
