@@ -17,9 +17,10 @@ namespace Basalt.EndToEnd.Tests;
 /// <summary>
 /// The life of a node, end to end, in one VM: a copy of the fixture's disk (v1, its digest recorded in the slots,
 /// its layer already in the node's blob store on COS_PERSISTENT), images on a real registry on the host reached
-/// through QEMU user networking, <c>basalt upgrade</c> run in the guest. Seven boots: v1; v2 after the upgrade; the
-/// broken v3, whose init fails; the fallback to v2 that follows by itself; v2 on passive, broken too; recovery,
-/// reached by itself; and the active system <c>basalt reset</c> remade from recovery.
+/// through QEMU user networking, <c>basalt upgrade</c> run in the guest. Eight boots: v1 (the immutable layout and the
+/// node's cloud-config); v2 after the upgrade (and what a reboot keeps and drops); the broken v3 twice, its init failing
+/// each of its two tries; the fallback to v2 that follows by itself; v2 on passive, broken too; recovery, reached by
+/// itself; and the active system <c>basalt reset</c> remade from recovery.
 /// </summary>
 [Collection(BasaltOsCollection.Name)]
 [Trait(Tiers.Key, Tiers.EndToEnd)]
@@ -72,8 +73,16 @@ public sealed class UpgradeScenarioTests : IDisposable
 
         var disk = await Timed("build the v1 node disk", () => BuildNodeDiskAsync(persistentContent, $"{guestRegistry}/{Repository}:v1", v1));
 
+        await NodeChecks.WriteCloudConfigAsync(_os.Runner, disk);
+
+        // Boot 1, v1: the immutable layout and the node's cloud-config.
         await using var guest = await BootedDisk.BootAsync(disk, _temp.Combine("vm"), _os.Runner, network: true);
         await PrepareShellAsync(guest);
+        await NodeChecks.ExpectRootImageAsync(guest, "/cOS/active.img", KairosLayout.ActiveImageLabel, "active");
+        await NodeChecks.ExpectCloudConfigAppliedAsync(guest, bootStageRuns: 1);
+        await guest.CheckAsync("findmnt -n /oem", "COS_OEM is mounted at /oem");
+        await guest.ExpectOutputAsync("findmnt -n -o SOURCE /usr/local && blkid -o value -s LABEL $(findmnt -n -o SOURCE /usr/local)", "COS_PERSISTENT", "COS_PERSISTENT is mounted at /usr/local");
+        await guest.CheckAsync("echo e2e > /etc/basalt-e2e && test -s /etc/basalt-e2e", "/etc is writable");
         var v1State = await StateAsync(guest);
         ExpectSlot(v1State, SlotNames.Active, $"{guestRegistry}/{Repository}:v1", v1.Digest.Value, "the v1 disk's active slot names v1 and its digest");
         await guest.CheckAsync("mkdir -p /home/e2e && echo kept-home > /home/e2e/data && echo kept-local > /usr/local/e2e-data && sync", "persistent data is written");
@@ -88,10 +97,14 @@ public sealed class UpgradeScenarioTests : IDisposable
         Assert.True(fetched > 0 && fetched <= newBytes + 64 * 1024, $"the upgrade fetches about the new layer ({newBytes} bytes), not {fetched}");
         Assert.True(fetched * 100 < v2.TotalBytes, $"the upgrade fetched {fetched} bytes of a {v2.TotalBytes}-byte image: more than 1 %");
 
+        // Boot 2, v2.
         await guest.RebootAsync();
         await PrepareShellAsync(guest);
         await guest.ExpectOutputAsync($"cat {MarkerPath}", "v2", "the node runs v2 after the reboot");
-        await guest.ExpectOutputAsync("cat /proc/cmdline", "cos-img/filename=/cOS/active.img", "v2 boots from the active slot");
+        await NodeChecks.ExpectRootImageAsync(guest, "/cOS/active.img", KairosLayout.ActiveImageLabel, "active");
+        await NodeChecks.ExpectCloudConfigAppliedAsync(guest, bootStageRuns: 2);
+        await guest.ExpectOutputAsync("systemctl is-active basalt-e2e.service; cat /usr/local/e2e-unit.log", "ran", "the unit the cloud-config enabled ran at the next boot");
+        await guest.CheckAsync("test ! -e /etc/basalt-e2e", "a file written to /etc is gone after a reboot");
         await guest.CheckAsync("systemctl start basalt-boot-complete.service", "the v2 boot passes its health gate and is marked good");
         var v2State = await StateAsync(guest);
         ExpectSlot(v2State, SlotNames.Active, $"{guestRegistry}/{Repository}:v2", v2.Digest.Value, "after the upgrade v2 is active");
@@ -112,8 +125,9 @@ public sealed class UpgradeScenarioTests : IDisposable
         ExpectSlot(afterNoOp, SlotNames.Passive, $"{guestRegistry}/{Repository}:v1", v1.Digest.Value, "the no-op leaves v1 passive");
         _output.WriteLine($"v2 -> v2: no-op, {again.GetProperty("bytesTransferred").GetInt64()} bytes fetched in {again.GetProperty("seconds").GetDouble():0.0} s");
 
-        // v2 -> v3 with one try: v3's init fails, the menu gives up on it and boots v2 from passive by itself.
-        var toV3 = await UpgradeAsync(guest, guestRegistry, "v3", "--boot-tries 1");
+        // v2 -> v3 with two tries (boots 3 and 4): v3's init fails each time, then the menu gives up on it and boots v2
+        // from passive by itself (boot 5).
+        var toV3 = await UpgradeAsync(guest, guestRegistry, "v3", "--boot-tries 2");
         Assert.Equal("upgraded", toV3.GetProperty("outcome").GetString());
         _output.WriteLine($"v2 -> v3 fetched {toV3.GetProperty("bytesTransferred").GetInt64()} bytes");
         var offset = guest.Machine.ConsoleLength;
@@ -121,12 +135,14 @@ public sealed class UpgradeScenarioTests : IDisposable
         await guest.Machine.LoginAsync("root", BasaltOsFixture.RootPassword, BootedDisk.BootTimeout * 2, offset, CancellationToken.None);
         await PrepareShellAsync(guest);
         var afterV3 = guest.Machine.Console[offset..];
-        Assert.Contains("Attempted to kill init", afterV3, StringComparison.Ordinal);
+        Assert.Equal(2, Regex.Matches(afterV3, "Attempted to kill init").Count);
         await guest.ExpectOutputAsync("cat /proc/cmdline", "cos-img/filename=/cOS/passive.img", "after v3 failed its try the node booted the passive slot");
         await guest.ExpectOutputAsync($"cat {MarkerPath}", "v2", "the passive slot the node fell back to is v2");
         await guest.CheckAsync("systemctl start basalt-boot-complete.service", "the fallback boot passes its health gate and is marked good");
         await guest.ExpectOutputAsync("basalt state", $"failed image {guestRegistry}/{Repository}:v3", "basalt state names the failed image");
         await guest.ExpectOutputAsync("basalt state", "active: no tries left", "basalt state says why the node left v3");
+        await guest.CheckAsync("test -e /run/cos/upgrade_failure", "hooks get the upgrade_failure sentinel");
+        await guest.ExpectOutputAsync("grep -a basalt_active_tries= /oem/grubenv", "basalt_active_tries=0", "the failed active stays out of the menu's way");
         var fallbackState = await StateAsync(guest);
         var fallback = fallbackState.GetProperty("lastFallback");
         Assert.Equal($"{guestRegistry}/{Repository}:v3", fallback.GetProperty("failedImageReference").GetString());
@@ -165,7 +181,7 @@ public sealed class UpgradeScenarioTests : IDisposable
 
         var boots = Regex.Matches(guest.Machine.Console, @"Linux version \d").Count;
         _output.WriteLine($"kernel boots in this scenario: {boots}");
-        Assert.Equal(7, boots);
+        Assert.Equal(8, boots);
     }
 
     /// <summary>
@@ -239,8 +255,12 @@ public sealed class UpgradeScenarioTests : IDisposable
         var errors = await guest.Machine.RunAsync($"tail -c 4000 /usr/local/e2e-upgrade-{tag}.err", BootedDisk.CommandTimeout);
         Assert.True(run.ExitCode == 0, $"basalt upgrade to {tag} exited {run.ExitCode}:\n{errors.Output}\n--- console tail ---\n{guest.ConsoleTail()}");
         var json = await guest.CheckAsync($"cat /usr/local/e2e-upgrade-{tag}.json", $"the upgrade to {tag} wrote its JSON result");
-        _output.WriteLine($"basalt upgrade to {tag}: {stopwatch.Elapsed.TotalSeconds:0} s in the guest");
-        return Parse(json, $"basalt upgrade to {tag}");
+        var result = Parse(json, $"basalt upgrade to {tag}");
+        var phases = result.TryGetProperty("phases", out var list)
+            ? string.Join(", ", list.EnumerateArray().Select(p => $"{p.GetProperty("phase").GetString()} {p.GetProperty("seconds").GetDouble():0.0} s"))
+            : "no phase times";
+        _output.WriteLine($"basalt upgrade to {tag}: {stopwatch.Elapsed.TotalSeconds:0} s in the guest ({phases})");
+        return result;
     }
 
     private static async Task<JsonElement> StateAsync(BootedDisk guest) =>

@@ -131,14 +131,15 @@ public sealed class ResetExecutor
         var size = Ext4Sizing.ForTree(DirectoryTree.Measure(tree), headroomPercent: 10, reservedPercent: 0);
         var ext4 = new Ext4ImageBuilder(_runner);
         Directory.CreateDirectory(Path.Combine(state, "cOS"));
-        foreach (var (label, name) in new[] { (KairosLayout.PassiveImageLabel, "passive.img"), (KairosLayout.ActiveImageLabel, "active.img") })
-        {
-            // The new image is built beside the old one before the rename: room for one more image is needed.
-            DiskSpace.EnsureAvailable(state, size.ImageBytes);
-            _logger.LogInformation("making {Image} ({Label}) from the recovery image", name, label);
-            var spec = new Ext4ImageSpec(label, Guid.NewGuid(), size.ImageBytes) { SourceDirectory = tree, InodeCount = size.InodeCount, ReservedPercent = 0 };
-            await ext4.BuildAsync(Path.Combine(state, "cOS", name), spec, cancellationToken).ConfigureAwait(false);
-        }
+        var passive = Path.Combine(state, "cOS", "passive.img");
+        // Each new image is built beside the old one before the rename: room for one more image is needed.
+        DiskSpace.EnsureAvailable(state, size.ImageBytes);
+        _logger.LogInformation("making passive.img ({Label}) from the recovery image", KairosLayout.PassiveImageLabel);
+        var spec = new Ext4ImageSpec(KairosLayout.PassiveImageLabel, Guid.NewGuid(), size.ImageBytes) { SourceDirectory = tree, InodeCount = size.InodeCount, ReservedPercent = 0 };
+        await ext4.BuildAsync(passive, spec, cancellationToken).ConfigureAwait(false);
+        DiskSpace.EnsureAvailable(state, size.ImageBytes);
+        _logger.LogInformation("making active.img ({Label}) as a copy of passive.img", KairosLayout.ActiveImageLabel);
+        await ext4.CloneAsync(passive, Path.Combine(state, "cOS", "active.img"), KairosLayout.ActiveImageLabel, Guid.NewGuid(), cancellationToken: cancellationToken).ConfigureAwait(false);
 
         var menu = Path.Combine(state, GrubPaths.MenuConfig.TrimStart('/'));
         Directory.CreateDirectory(Path.GetDirectoryName(menu)!);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Basalt.Disk.FileSystems;
 using Basalt.Platform;
 
 namespace Basalt.Agent.Upgrade;
@@ -18,7 +19,7 @@ public static class SlotLabels
 /// </summary>
 public sealed class SlotImageFiles
 {
-    public const string Tune2fs = "tune2fs";
+    public const string Tune2fs = Ext4ImageBuilder.Tune2fsTool;
     public const string Package = "e2fsprogs";
 
     private const int SuperblockOffset = 1024;

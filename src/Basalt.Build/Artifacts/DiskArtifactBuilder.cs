@@ -121,18 +121,19 @@ public sealed class DiskArtifactBuilder
         Directory.CreateDirectory(Path.Combine(work, "efi"));
 
         var ext4 = new Ext4ImageBuilder(_runner);
-        foreach (var image in new[] { plan.ActiveImage, plan.PassiveImage })
+        var active = plan.ActiveImage;
+        _logger.LogInformation("making {Role} image {Label} ({Size}) from {Root}", active.Role, active.Label, ByteSize.Format(active.SizeBytes), plan.RootDirectory);
+        var activeSpec = new Ext4ImageSpec(active.Label, active.Uuid!.Value, active.SizeBytes)
         {
-            _logger.LogInformation("making {Role} image {Label} ({Size}) from {Root}", image.Role, image.Label, ByteSize.Format(image.SizeBytes), plan.RootDirectory);
-            var spec = new Ext4ImageSpec(image.Label, image.Uuid!.Value, image.SizeBytes)
-            {
-                SourceDirectory = plan.RootDirectory,
-                InodeCount = plan.ImageInodeCount,
-                ReservedPercent = 0,
-                Timestamp = time,
-            };
-            await ext4.BuildAsync(Path.Combine(work, image.RelativePath), spec, cancellationToken).ConfigureAwait(false);
-        }
+            SourceDirectory = plan.RootDirectory,
+            InodeCount = plan.ImageInodeCount,
+            ReservedPercent = 0,
+            Timestamp = time,
+        };
+        await ext4.BuildAsync(Path.Combine(work, active.RelativePath), activeSpec, cancellationToken).ConfigureAwait(false);
+        var passive = plan.PassiveImage;
+        _logger.LogInformation("making {Role} image {Label} as a copy of {Active}", passive.Role, passive.Label, active.Label);
+        await ext4.CloneAsync(Path.Combine(work, active.RelativePath), Path.Combine(work, passive.RelativePath), passive.Label, passive.Uuid!.Value, time, cancellationToken).ConfigureAwait(false);
 
         var recoveryPath = Path.Combine(work, plan.RecoveryImage.RelativePath);
         if (options.RecoverySquashfsPath is { } existing)

@@ -72,6 +72,51 @@ public sealed class FileSystemImageTests
     }
 
     [Fact]
+    public async Task Ext4_clone_is_a_sparse_clean_copy_of_the_tree_with_its_own_label_and_uuid_and_reproducible()
+    {
+        Requires.Root();
+        Requires.Tool("mkfs.ext4", "e2fsprogs");
+        Requires.Tool("tune2fs", "e2fsprogs");
+        using var temp = new TempDirectory("ext4-clone");
+        var tree = temp.Combine("tree");
+        MakeTree(tree);
+        var estimate = Ext4Sizing.ForTree(DirectoryTree.Measure(tree), headroomPercent: 400);
+        var image = temp.Combine("active.img");
+        var spec = new Ext4ImageSpec("COS_ACTIVE", Guid.NewGuid(), estimate.ImageBytes) { SourceDirectory = tree, InodeCount = estimate.InodeCount, ReservedPercent = 0, Timestamp = Epoch };
+        var builder = new Ext4ImageBuilder(Host.Runner);
+        await builder.BuildAsync(image, spec);
+        var before = Host.Sha256(image);
+
+        var uuid = Guid.Parse("0b5d7e31-94c2-4f6a-8d1e-3c7a9b2f4e60");
+        var clone = temp.Combine("passive.img");
+        await builder.CloneAsync(image, clone, "COS_PASSIVE", uuid, Epoch);
+
+        Assert.Equal(before, Host.Sha256(image));
+        Assert.Equal(new FileInfo(image).Length, new FileInfo(clone).Length);
+        Assert.True(Posix.GetStatus(clone).AllocatedBytes < new FileInfo(clone).Length / 2, "the empty blocks of the copy stay holes");
+        await Host.RunAsync("e2fsck", "-fn", clone);
+        var header = (await Host.RunAsync("dumpe2fs", "-h", clone)).StandardOutput;
+        Assert.Matches(@"Filesystem volume name:\s+COS_PASSIVE", header);
+        Assert.Matches($@"Filesystem UUID:\s+{uuid}", header);
+        Assert.Equal("ID=basalt\n", (await Host.RunAsync("debugfs", "-R", "cat /etc/os-release", clone)).StandardOutput);
+        Assert.Matches(@"User:\s+1000\s+Group:\s+1000", (await Host.RunAsync("debugfs", "-R", "stat /owned", clone)).StandardOutput);
+
+        var again = temp.Combine("passive-again.img");
+        await builder.CloneAsync(image, again, "COS_PASSIVE", uuid, Epoch);
+        Assert.Equal(Host.Sha256(clone), Host.Sha256(again));
+        Assert.Empty(Directory.EnumerateFiles(temp.Path, "*.tmp*"));
+    }
+
+    [Fact]
+    public async Task Ext4_clone_of_a_missing_image_is_a_typed_error_that_writes_nothing()
+    {
+        using var temp = new TempDirectory("ext4-clone");
+        var target = temp.Combine("passive.img");
+        await Assert.ThrowsAsync<DiskSourceNotFoundException>(() => new Ext4ImageBuilder(Host.Runner).CloneAsync(temp.Combine("absent.img"), target, "COS_PASSIVE", Guid.NewGuid()));
+        Assert.False(File.Exists(target));
+    }
+
+    [Fact]
     public async Task Ext4_size_estimated_from_a_tree_of_many_small_files_is_enough()
     {
         Requires.Root();
