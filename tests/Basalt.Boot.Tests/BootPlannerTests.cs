@@ -219,6 +219,28 @@ public sealed class BootPlannerTests
         Assert.DoesNotContain(fstab.Entries, e => e.File.StartsWith("/sysroot", StringComparison.Ordinal) || e.Spec.StartsWith("/sysroot", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(Active)]
+    [InlineData("root=live:LABEL=COS_RECOVERY rd.live.dir=/ rd.live.squashimg=/cOS/recovery.squashfs")]
+    [InlineData("root=live:CDLABEL=COS_LIVE rd.live.dir=/ rd.live.squashimg=rootfs.squashfs")]
+    public void Every_mode_gets_a_writable_tmp_from_fstab_since_the_root_is_read_only(string cmdline)
+    {
+        var fstab = Step<WriteFstabStep>(Plan(cmdline), "write-fstab");
+
+        Assert.Contains(fstab.Entries, e => e.Format() == "tmpfs\t/tmp\ttmpfs\tmode=1777,nosuid,nodev\t0\t0");
+    }
+
+    [Fact]
+    public void A_layout_whose_overlays_cover_tmp_gets_no_second_tmp_mount()
+    {
+        var layout = MountLayout.Default with { EphemeralPaths = ["/var", "/etc", "/srv", "/tmp"] };
+
+        var fstab = Step<WriteFstabStep>(Plan(Active, layout), "write-fstab");
+
+        Assert.Single(fstab.Entries, e => e.File == "/tmp");
+        Assert.Contains(fstab.Entries, e => e.Spec == "overlay" && e.File == "/tmp");
+    }
+
     [Fact]
     public void Stage_hooks_run_rootfs_on_the_new_root_with_oem_and_initramfs_on_the_assembled_root_before_the_handover()
     {

@@ -181,10 +181,28 @@ public static class BootPlanner
                 Notes.Add($"{ModeName} mode: nothing persists; COS_PERSISTENT and the persistent bind paths are not mounted");
             }
 
+            AddTemporaryDirectory(ephemeral);
             Steps.Add(new WriteFstabStep(InRoot("/etc/fstab"), [.. _fstab]) { Id = "write-fstab", Required = false });
             Steps.Add(new RunStageStep("initramfs", Sysroot) { Id = "stage-initramfs", Required = false });
             Steps.Add(new SwitchRootStep(Sysroot, layout.Init) { Id = "switch-root" });
         }
+
+        /// <summary>
+        /// The root is read-only in every mode and /tmp is none of the overlays, yet programs (and basalt's own work
+        /// directories, in recovery too) expect to write there: systemd mounts a tmpfs on it from fstab, unless an
+        /// overlay, a volume or a persistent path already covers /tmp.
+        /// </summary>
+        private void AddTemporaryDirectory(IReadOnlyList<string> ephemeral)
+        {
+            var covered = ephemeral.Any(path => MountLayout.IsUnder(TemporaryDirectory, path))
+                || _fstab.Any(entry => MountLayout.IsUnder(TemporaryDirectory, entry.File) && entry.File != "/");
+            if (!covered)
+            {
+                _fstab.Add(new FstabEntry("tmpfs", TemporaryDirectory, "tmpfs", "mode=1777,nosuid,nodev"));
+            }
+        }
+
+        private const string TemporaryDirectory = "/tmp";
 
         private string ModeName => BootParametersReader.Name(parameters.Mode);
 
