@@ -5,6 +5,9 @@ public static class QemuCommandLine
 {
     public const string Binary = "qemu-system-x86_64";
 
+    /// <summary>The host as the guest sees it on QEMU user networking: the host's 127.0.0.1:PORT is this address's PORT.</summary>
+    public const string HostFromGuest = "10.0.2.2";
+
     public static IReadOnlyList<string> Build(VmSpec spec, string? ovmfVarsPath, bool kvmUsable)
     {
         ArgumentNullException.ThrowIfNull(spec);

@@ -69,6 +69,25 @@ public sealed record VmPreparedDisk(string Path, long? SizeBytes, string? Backin
 /// </summary>
 public sealed record VmOemInjection(string CloudConfigPath, long PartitionOffsetBytes, long PartitionSizeBytes, string FileName);
 
+/// <summary>
+/// A netboot directory made by <c>basalt build netboot</c> whose command line says nothing of where the squashfs is:
+/// <c>basalt vm</c> serves the directory itself (and <see cref="CloudConfigPath"/>) on a free port of 127.0.0.1 while
+/// the VM runs, and the kernel gets the URLs the guest reaches it at.
+/// </summary>
+public sealed record VmNetbootServing(string Directory, IReadOnlyList<string> Arguments, string? CloudConfigPath)
+{
+    /// <summary>What the guest's URLs look like before the port is known (the plan's printout).</summary>
+    public const int PortPlaceholder = 0;
+
+    /// <summary>The kernel command line for a server on <paramref name="port"/> of the host.</summary>
+    public string CommandLine(int port)
+    {
+        var baseUrl = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://{QemuCommandLine.HostFromGuest}:{port}/"));
+        var configUrl = CloudConfigPath is null ? null : new Uri(baseUrl, Netboot.NetbootServerOptions.CloudConfigPath.TrimStart('/'));
+        return VmLaunchPlanner.NetbootCommandLine(NetbootArtifactPlan.CommandLineFor(Arguments, baseUrl, configUrl));
+    }
+}
+
 /// <summary>Everything <c>basalt vm</c> will do, decided before anything is made: printable (<c>--dry-run</c>) and testable.</summary>
 public sealed record VmLaunchPlan
 {
@@ -85,7 +104,15 @@ public sealed record VmLaunchPlan
 
     public VmOemInjection? OemInjection { get; init; }
 
+    /// <summary>The netboot directory <c>basalt vm</c> serves itself; null when the artifact needs no server.</summary>
+    public VmNetbootServing? NetbootServing { get; init; }
+
+    /// <summary>The machine; with <see cref="NetbootServing"/>, its command line names port <see cref="VmNetbootServing.PortPlaceholder"/> until the server has one.</summary>
     public required VmSpec Spec { get; init; }
+
+    /// <summary>The machine once the netboot server listens on <paramref name="port"/>.</summary>
+    public VmSpec SpecServedOn(int port) =>
+        NetbootServing is { } serving ? Spec with { KernelCommandLine = serving.CommandLine(port) } : Spec;
 
     public string VarsPath => Path.Combine(Options.WorkDirectory, VarsFileName);
 
@@ -99,6 +126,11 @@ public sealed record VmLaunchPlan
         foreach (var disk in PreparedDisks)
         {
             text.Append(CultureInfo.InvariantCulture, $"qemu-img {string.Join(' ', disk.QemuImgArguments)}\n");
+        }
+
+        if (NetbootServing is { } serving)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"serve {serving.Directory}{(serving.CloudConfigPath is { } config ? $" and {config}" : string.Empty)} on a free port of 127.0.0.1 while the VM runs (port {VmNetbootServing.PortPlaceholder} below stands for it)\n");
         }
 
         if (OemInjection is { } oem)
@@ -140,6 +172,7 @@ public static class VmLaunchPlanner
         var prepared = new List<VmPreparedDisk>();
         var drives = new List<VmDrive>();
         VmOemInjection? injection = null;
+        VmNetbootServing? serving = null;
         if (artifact.IsDisk)
         {
             var format = artifact.Kind == VmArtifactKind.Qcow2Disk ? "qcow2" : "raw";
@@ -153,7 +186,17 @@ public static class VmLaunchPlanner
         }
         else
         {
-            if (options.CloudConfigPath is not null)
+            if (artifact.Kind == VmArtifactKind.Netboot && ServesItself(artifact.Path))
+            {
+                serving = new VmNetbootServing(artifact.Path, NetbootDirectory.ReadCommandLine(artifact.Path).Split(' ', StringSplitOptions.RemoveEmptyEntries), null);
+                if (options.CloudConfigPath is { } netbootConfig)
+                {
+                    var full = Path.GetFullPath(netbootConfig);
+                    CloudConfigFile.EnsureValid(full);
+                    serving = serving with { CloudConfigPath = full };
+                }
+            }
+            else if (options.CloudConfigPath is not null)
             {
                 throw new VmOptionNotApplicableException("--cloud-config", $"'{artifact.Path}' is an {artifact.KindName} artifact, whose live system reads no extra drive",
                     artifact.Kind == VmArtifactKind.Iso ? "bake the config into the ISO when building it (basalt build iso --cloud-config FILE)" : "serve the config with the netboot files, or add config_url= to the directory's cmdline file");
@@ -170,7 +213,8 @@ public static class VmLaunchPlanner
             CdromPath = artifact.Kind == VmArtifactKind.Iso ? artifact.Path : null,
             KernelPath = artifact.Kind == VmArtifactKind.Netboot ? Path.Combine(artifact.Path, NetbootDirectory.KernelName) : null,
             InitrdPath = artifact.Kind == VmArtifactKind.Netboot ? Path.Combine(artifact.Path, NetbootDirectory.InitrdName) : null,
-            KernelCommandLine = artifact.Kind == VmArtifactKind.Netboot ? NetbootCommandLine(NetbootDirectory.ReadCommandLine(artifact.Path)) : null,
+            KernelCommandLine = serving?.CommandLine(VmNetbootServing.PortPlaceholder)
+                ?? (artifact.Kind == VmArtifactKind.Netboot ? NetbootCommandLine(NetbootDirectory.ReadCommandLine(artifact.Path)) : null),
             MemoryMiB = options.MemoryMiB,
             Cpus = options.Cpus,
             PortForwards = options.PortForwards,
@@ -186,8 +230,24 @@ public static class VmLaunchPlanner
             Accelerator = accelerator,
             PreparedDisks = prepared,
             OemInjection = injection,
+            NetbootServing = serving,
             Spec = spec,
         };
+    }
+
+    /// <summary>
+    /// A directory from <c>basalt build netboot</c> (it has the squashfs) whose command line names no root and no
+    /// download: booted as it is, its live initramfs would find nothing to run.
+    /// </summary>
+    private static bool ServesItself(string directory)
+    {
+        if (!File.Exists(Path.Combine(directory, NetbootArtifactPlan.SquashfsName)))
+        {
+            return false;
+        }
+
+        var words = NetbootDirectory.ReadCommandLine(directory).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return !words.Any(word => word.StartsWith("root=", StringComparison.Ordinal) || word.StartsWith(Basalt.Boot.CommandLine.BootKeys.BasaltLiveUrl + "=", StringComparison.Ordinal));
     }
 
     /// <summary>The directory's command line with the serial console added when it names none, so the terminal shows the boot.</summary>

@@ -91,13 +91,38 @@ public sealed class VmLauncher
         try
         {
             await PrepareAsync(plan, cancellationToken).ConfigureAwait(false);
-            var invocation = new ToolInvocation(QemuCommandLine.Binary, plan.QemuArguments) { Package = QemuPackage };
+            await using var server = await StartNetbootServerAsync(plan, cancellationToken).ConfigureAwait(false);
+            var spec = server is null ? plan.Spec : plan.SpecServedOn(server.BaseUrl.Port);
+            var arguments = QemuCommandLine.Build(spec, plan.VarsPath, kvmUsable: plan.Accelerator == VmAccelerator.Kvm);
+            var invocation = new ToolInvocation(QemuCommandLine.Binary, arguments) { Package = QemuPackage };
             return await AttachedProcess.RunAsync(invocation, _runner, _logger, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             Clean(plan, work, created);
         }
+    }
+
+    /// <summary>Serves a netboot directory (on a free port of 127.0.0.1) for as long as the VM runs; null when the plan needs no server.</summary>
+    private async Task<Netboot.NetbootServer?> StartNetbootServerAsync(VmLaunchPlan plan, CancellationToken cancellationToken)
+    {
+        if (plan.NetbootServing is not { } serving)
+        {
+            return null;
+        }
+
+        var options = new Netboot.NetbootServerOptions
+        {
+            Directory = serving.Directory,
+            CloudConfigFile = serving.CloudConfigPath,
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+        };
+        var server = await Netboot.NetbootServer.StartAsync(
+            options,
+            fetch => _logger.LogInformation("netboot: {Client} {Method} {Path} -> {Status}", fetch.Client, fetch.Method, fetch.Path, fetch.Status),
+            cancellationToken).ConfigureAwait(false);
+        _logger.LogInformation("serving {Directory} at {Url} for the VM", serving.Directory, server.BaseUrl);
+        return server;
     }
 
     /// <summary>The firmware variables, the overlay or blank disk and the cloud-config: everything but QEMU itself.</summary>

@@ -21,7 +21,8 @@ internal sealed class VmCommands : ICommandGroup
         var artifact = new Argument<string>("ARTIFACT")
         {
             Description = "A raw or qcow2 disk, an ISO (booted as a cdrom beside a blank target disk) or a netboot directory "
-                + $"({NetbootDirectory.KernelName}, {NetbootDirectory.InitrdName}, optional {NetbootDirectory.CommandLineName}; also beside a blank target disk)",
+                + $"({NetbootDirectory.KernelName}, {NetbootDirectory.InitrdName}, optional {NetbootDirectory.CommandLineName}; also beside a blank target disk; "
+                + "one from basalt build netboot is served to the VM from 127.0.0.1 while it runs)",
         };
         var disk = new Option<string?>("--disk") { Description = $"Size of the blank target disk of an ISO or netboot (default {ByteSize.Format(VmLaunchOptions.DefaultTargetDiskBytes)}, sparse)", HelpName = "SIZE" };
         var memory = new Option<int>("--memory") { Description = "Guest memory in MiB", DefaultValueFactory = _ => 2048, HelpName = "MIB" };
@@ -34,7 +35,8 @@ internal sealed class VmCommands : ICommandGroup
         };
         var cloudConfig = new Option<string?>("--cloud-config")
         {
-            Description = $"A cloud-config the booted raw disk reads from /oem/{VmLaunchOptions.CloudConfigName} (written on the overlay, validated first)",
+            Description = $"A cloud-config the booted raw disk reads from /oem/{VmLaunchOptions.CloudConfigName} (written on the overlay, validated first), "
+                + "or that a netboot directory from basalt build netboot serves to the VM (config_url=)",
             HelpName = "FILE",
         };
         var accel = new Option<string>("--accel") { Description = "tcg, kvm, or auto (KVM when /dev/kvm opens, else TCG)", DefaultValueFactory = _ => "auto" };

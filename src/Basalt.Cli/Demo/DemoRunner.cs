@@ -42,7 +42,7 @@ public sealed record DemoReport(IReadOnlyList<DemoPhaseResult> Phases, TimeSpan 
 /// </summary>
 public sealed partial class DemoRunner : IAsyncDisposable
 {
-    private const string GuestHost = "10.0.2.2";
+    private const string GuestHost = QemuCommandLine.HostFromGuest;
     private const string User = "root";
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(3);
     private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(30);

@@ -46,7 +46,7 @@ public sealed class VmLaunchPlannerTests : IDisposable
 
     private string Netboot(string? commandLine = null, bool initrd = true)
     {
-        var directory = _temp.Combine("netboot");
+        var directory = _temp.Combine($"netboot-{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
         File.WriteAllText(Path.Combine(directory, NetbootDirectory.KernelName), "kernel");
         if (initrd)
@@ -148,6 +148,58 @@ public sealed class VmLaunchPlannerTests : IDisposable
         Assert.Null(Assert.Single(plan.PreparedDisks).BackingPath);
         Assert.Equal("console=tty0", VmLaunchPlanner.NetbootCommandLine("console=tty0"));
         Assert.Equal("console=ttyS0,115200", VmLaunchPlanner.NetbootCommandLine(string.Empty));
+    }
+
+    [Fact]
+    public void A_directory_from_basalt_build_netboot_is_served_to_the_vm_which_gets_the_squashfs_and_config_urls()
+    {
+        var directory = Netboot("console=tty0 console=ttyS0,115200 ip=dhcp\n");
+        File.WriteAllText(Path.Combine(directory, NetbootArtifactPlan.SquashfsName), "squashfs");
+        var config = _temp.Combine("node.yaml");
+        File.WriteAllText(config, "#cloud-config\nhostname: netbooted\n");
+
+        var plan = VmLaunchPlanner.Plan(Options(directory) with { CloudConfigPath = config }, KvmUsable);
+
+        var serving = Assert.IsType<VmNetbootServing>(plan.NetbootServing);
+        Assert.Equal(directory, serving.Directory);
+        Assert.Equal(config, serving.CloudConfigPath);
+        Assert.Equal(
+            "console=tty0 console=ttyS0,115200 ip=dhcp basalt.live.url=http://10.0.2.2:8123/rootfs.squashfs config_url=http://10.0.2.2:8123/cloud-config.yaml",
+            plan.SpecServedOn(8123).KernelCommandLine);
+        Assert.Contains("basalt.live.url=http://10.0.2.2:0/rootfs.squashfs", plan.Spec.KernelCommandLine, StringComparison.Ordinal);
+        Assert.Contains("on a free port of 127.0.0.1", plan.ToString(), StringComparison.Ordinal);
+        Assert.True(plan.Spec.Network);
+    }
+
+    [Fact]
+    public void A_netboot_directory_that_names_its_root_or_has_no_squashfs_is_booted_as_it_is()
+    {
+        var named = Netboot("root=live:http://10.0.2.2:8080/rootfs.squashfs\n");
+        File.WriteAllText(Path.Combine(named, NetbootArtifactPlan.SquashfsName), "squashfs");
+        var downloads = Netboot("basalt.live.url=http://192.0.2.1/rootfs.squashfs\n");
+        File.WriteAllText(Path.Combine(downloads, NetbootArtifactPlan.SquashfsName), "squashfs");
+
+        foreach (var directory in new[] { named, downloads, Netboot("ip=dhcp\n") })
+        {
+            var plan = VmLaunchPlanner.Plan(Options(directory), KvmUsable);
+            Assert.Null(plan.NetbootServing);
+            Assert.Equal(plan.Spec, plan.SpecServedOn(8123));
+        }
+
+        var config = _temp.Combine("config.yaml");
+        File.WriteAllText(config, "#cloud-config\nhostname: vm\n");
+        Assert.Equal("--cloud-config", Assert.Throws<VmOptionNotApplicableException>(() => VmLaunchPlanner.Plan(Options(Netboot("ip=dhcp\n")) with { CloudConfigPath = config }, KvmUsable)).Option);
+    }
+
+    [Fact]
+    public void A_bad_cloud_config_for_a_served_netboot_directory_is_refused_while_planning()
+    {
+        var directory = Netboot("ip=dhcp\n");
+        File.WriteAllText(Path.Combine(directory, NetbootArtifactPlan.SquashfsName), "squashfs");
+        var config = _temp.Combine("config.yaml");
+        File.WriteAllText(config, "hostname: [unclosed\n");
+
+        Assert.Throws<InvalidCloudConfigException>(() => VmLaunchPlanner.Plan(Options(directory) with { CloudConfigPath = config }, KvmUsable));
     }
 
     [Fact]
