@@ -17,10 +17,11 @@ namespace Basalt.EndToEnd.Tests;
 /// <summary>
 /// The life of a node, end to end, in one VM: a copy of the fixture's disk (v1, its digest recorded in the slots,
 /// its layer already in the node's blob store on COS_PERSISTENT), images on a real registry on the host reached
-/// through QEMU user networking, <c>basalt upgrade</c> run in the guest. Eight boots: v1 (the immutable layout and the
+/// through QEMU user networking, <c>basalt upgrade</c> run in the guest. Nine boots: v1 (the immutable layout and the
 /// node's cloud-config); v2 after the upgrade (and what a reboot keeps and drops); the broken v3 twice, its init failing
 /// each of its two tries; the fallback to v2 that follows by itself; v2 on passive, broken too; recovery, reached by
-/// itself; and the active system <c>basalt reset</c> remade from recovery.
+/// itself; the active system <c>basalt reset</c> remade from recovery; and the recovery system upgraded to v2 by
+/// <c>basalt upgrade --recovery</c>, booted once through <c>basalt bootentry</c>.
 /// </summary>
 [Collection(BasaltOsCollection.Name)]
 [Trait(Tiers.Key, Tiers.EndToEnd)]
@@ -177,11 +178,26 @@ public sealed class UpgradeScenarioTests : IDisposable
         await guest.CheckAsync("systemctl start basalt-boot-complete.service", "the reset node passes its health gate");
         await guest.ExpectOutputAsync("basalt state", "reset", "basalt state lists the reset in the history");
         await ExpectPersistentDataAsync(guest, "after the reset");
+
+        // The recovery image upgraded in place (v2, from the registry; its layers are on the node already), then chosen
+        // once with basalt bootentry: boot 9 runs the new recovery.
+        await WaitForNetworkAsync(guest);
+        var recoveryUpgrade = await UpgradeAsync(guest, guestRegistry, "v2", "--recovery");
+        Assert.Equal("upgraded", recoveryUpgrade.GetProperty("outcome").GetString());
+        _output.WriteLine($"recovery -> v2: {recoveryUpgrade.GetProperty("imageBytes").GetInt64()} bytes of squashfs, {recoveryUpgrade.GetProperty("bytesTransferred").GetInt64()} bytes fetched");
+        var afterRecoveryUpgrade = await StateAsync(guest);
+        ExpectSlot(afterRecoveryUpgrade, SlotNames.Recovery, $"{guestRegistry}/{Repository}:v2", v2.Digest.Value, "after basalt upgrade --recovery the recovery slot is v2");
+        await guest.CheckAsync($"basalt bootentry --select {Basalt.Boot.Grub.GrubMenu.RecoveryEntry}", "basalt bootentry chooses recovery for the next boot");
+        await guest.RebootAsync();
+        await PrepareShellAsync(guest);
+        await guest.CheckAsync("test -e /run/cos/recovery_mode", "the boot chosen with basalt bootentry is recovery");
+        await guest.ExpectOutputAsync($"cat {MarkerPath}", "v2", "the recovery system is the upgraded one (v2)");
+        await guest.CheckAsync("! grep -aq '^next_entry=.' /oem/grubenv", "the choice was for one boot: GRUB cleared next_entry");
         await guest.PowerOffAsync();
 
         var boots = Regex.Matches(guest.Machine.Console, @"Linux version \d").Count;
         _output.WriteLine($"kernel boots in this scenario: {boots}");
-        Assert.Equal(8, boots);
+        Assert.Equal(9, boots);
     }
 
     /// <summary>
