@@ -17,10 +17,10 @@ namespace Basalt.EndToEnd.Tests;
 /// <summary>
 /// The life of a node, end to end, in one VM: a copy of the fixture's disk (v1, its digest recorded in the slots,
 /// its layer already in the node's blob store on COS_PERSISTENT), images on a real registry on the host reached
-/// through QEMU user networking, <c>basalt upgrade</c> run in the guest. Nine boots: v1 (the immutable layout and the
+/// through QEMU user networking, <c>basalt upgrade</c> run in the guest. Ten boots: v1 (the immutable layout and the
 /// node's cloud-config); v2 after the upgrade (and what a reboot keeps and drops); the broken v3 twice, its init failing
-/// each of its two tries; the fallback to v2 that follows by itself; v2 on passive, broken too; recovery, reached by
-/// itself; the active system <c>basalt reset</c> remade from recovery; and the recovery system upgraded to v2 by
+/// each of its two tries; the fallback to v2 that follows by itself; v2 on passive, broken too, failing its two tries;
+/// recovery, reached by itself; the active system <c>basalt reset</c> remade from recovery; and the recovery system upgraded to v2 by
 /// <c>basalt upgrade --recovery</c>, booted once through <c>basalt bootentry</c>.
 /// </summary>
 [Collection(BasaltOsCollection.Name)]
@@ -153,15 +153,16 @@ public sealed class UpgradeScenarioTests : IDisposable
 
         _output.WriteLine($"last fallback: {fallback.GetProperty("reason").GetString()}");
 
-        // The node lives on passive now, counted again: break passive (its init fails too) and the menu must step
-        // on to recovery after its try, instead of booting the broken passive for ever.
-        await guest.ExpectOutputAsync("cat /oem/grubenv", "basalt_passive_tries=1", "the good boot of passive gave passive its try again");
+        // The node lives on passive now, counted again with the upgrade's two tries: break passive (its init fails too)
+        // and the menu must step on to recovery after those tries (boots 6 and 7), instead of booting the broken
+        // passive for ever.
+        await guest.ExpectOutputAsync("cat /oem/grubenv", "basalt_passive_tries=2", "the good boot of passive gave passive the upgrade's tries again");
         await BreakRunningPassiveAsync(guest);
         offset = guest.Machine.ConsoleLength;
         await guest.Machine.TypeAsync("echo b > /proc/sysrq-trigger\n");
         await guest.Machine.LoginAsync("root", BasaltOsFixture.RootPassword, BootedDisk.BootTimeout * 2, offset, CancellationToken.None);
         await PrepareShellAsync(guest);
-        Assert.Contains("Attempted to kill init", guest.Machine.Console[offset..], StringComparison.Ordinal);
+        Assert.Equal(2, Regex.Matches(guest.Machine.Console[offset..], "Attempted to kill init").Count);
         await guest.CheckAsync("test -e /run/cos/recovery_mode", "with active and passive both broken the node reached recovery by itself");
         await guest.ExpectOutputAsync("basalt state", "passive: no tries left", "basalt state says why the node is in recovery");
 
@@ -180,7 +181,7 @@ public sealed class UpgradeScenarioTests : IDisposable
         await ExpectPersistentDataAsync(guest, "after the reset");
 
         // The recovery image upgraded in place (v2, from the registry; its layers are on the node already), then chosen
-        // once with basalt bootentry: boot 9 runs the new recovery.
+        // once with basalt bootentry: boot 10 runs the new recovery.
         await WaitForNetworkAsync(guest);
         var recoveryUpgrade = await UpgradeAsync(guest, guestRegistry, "v2", "--recovery");
         Assert.Equal("upgraded", recoveryUpgrade.GetProperty("outcome").GetString());
@@ -197,7 +198,7 @@ public sealed class UpgradeScenarioTests : IDisposable
 
         var boots = Regex.Matches(guest.Machine.Console, @"Linux version \d").Count;
         _output.WriteLine($"kernel boots in this scenario: {boots}");
-        Assert.Equal(9, boots);
+        Assert.Equal(10, boots);
     }
 
     /// <summary>
