@@ -86,7 +86,10 @@ public static class QemuCommandLine
                 netdev += $",hostfwd=tcp:127.0.0.1:{forward.HostPort}-:{forward.GuestPort}";
             }
 
-            arguments.AddRange(["-netdev", netdev, "-device", "virtio-net-pci,netdev=n0"]);
+            // No option ROM: nothing here boots from the network through the firmware (netboot uses -kernel). The NIC's
+            // iPXE ROM is the only firmware code a networked guest adds, and only networked guests were seen to hang
+            // silently in the firmware after a warm reset.
+            arguments.AddRange(["-netdev", netdev, "-device", "virtio-net-pci,netdev=n0,romfile="]);
         }
 
         if (spec.ExitOnReboot)

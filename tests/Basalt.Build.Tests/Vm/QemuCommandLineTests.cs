@@ -17,6 +17,7 @@ public sealed class QemuCommandLineTests
         Assert.Contains("if=pflash,format=raw,file=/w/vars.fd", arguments);
         Assert.Contains("file=/d/disk.raw,format=raw,if=virtio", arguments);
         Assert.Contains("-netdev user,id=n0,hostfwd=tcp:127.0.0.1:2222-:22", arguments);
+        Assert.Contains("-device virtio-net-pci,netdev=n0,romfile= ", arguments + " ");
         Assert.DoesNotContain("-no-reboot", arguments);
     }
 
