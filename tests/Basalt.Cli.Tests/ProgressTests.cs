@@ -22,6 +22,14 @@ public sealed class ProgressTests
     private static readonly Digest Other = Digest.Sha256("other"u8);
 
     [Theory]
+    [InlineData(171, 329_781_471, "< 0.001 %")]
+    [InlineData(616, 329_781, "0.187 %")]
+    [InlineData(0, 1000, "0 %")]
+    [InlineData(5, 0, "0 %")]
+    [InlineData(1000, 1000, "100 %")]
+    public void A_share_too_small_to_show_is_not_rounded_to_zero(long part, long whole, string expected) => Assert.Equal(expected, Units.Share(part, whole));
+
+    [Theory]
     [InlineData(0, "0 B")]
     [InlineData(1023, "1023 B")]
     [InlineData(1536, "1.5 KiB")]

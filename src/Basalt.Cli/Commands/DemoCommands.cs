@@ -115,7 +115,7 @@ internal sealed class DemoCommands : ICommandGroup
 
         if (report.UpgradeBytesFetched is { } fetched && report.ImageBytes is { } image && image > 0)
         {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"upgrade fetched {Units.Bytes(fetched)} of the {Units.Bytes(image)} image v2 ({100.0 * fetched / image:0.###} %): only the new layer crossed the wire"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"upgrade fetched {Units.Bytes(fetched)} of the {Units.Bytes(image)} image v2 ({Units.Share(fetched, image)}): only the new layer crossed the wire"));
         }
 
         if (report.Succeeded)

@@ -23,6 +23,23 @@ public static class Units
         return $"{value:0.0} {Suffixes[unit]}";
     }
 
+    /// <summary>
+    /// <paramref name="part"/> as a percentage of <paramref name="whole"/>; a share too small to show says so
+    /// ("&lt; 0.001 %") instead of rounding to a "0 %" that reads as nothing at all.
+    /// </summary>
+    public static string Share(long part, long whole)
+    {
+        if (whole <= 0 || part <= 0)
+        {
+            return "0 %";
+        }
+
+        var percent = 100.0 * part / whole;
+        return percent < 0.001
+            ? "< 0.001 %"
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{percent:0.###} %");
+    }
+
     public static string Duration(TimeSpan duration)
     {
         if (duration < TimeSpan.Zero)
