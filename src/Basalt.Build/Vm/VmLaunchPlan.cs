@@ -116,7 +116,10 @@ public sealed record VmLaunchPlan
 
     public string VarsPath => Path.Combine(Options.WorkDirectory, VarsFileName);
 
-    public IReadOnlyList<string> QemuArguments => QemuCommandLine.Build(Spec, VarsPath, kvmUsable: Accelerator == VmAccelerator.Kvm);
+    public IReadOnlyList<string> QemuArguments => QemuArgumentsFor(Spec);
+
+    /// <summary>The QEMU arguments of <paramref name="spec"/> (this plan's machine, e.g. once its netboot server has a port).</summary>
+    public IReadOnlyList<string> QemuArgumentsFor(VmSpec spec) => QemuCommandLine.Build(spec, VarsPath, kvmUsable: Accelerator == VmAccelerator.Kvm);
 
     public override string ToString()
     {
@@ -186,9 +189,10 @@ public static class VmLaunchPlanner
         }
         else
         {
-            if (artifact.Kind == VmArtifactKind.Netboot && ServesItself(artifact.Path))
+            var netbootArguments = artifact.Kind == VmArtifactKind.Netboot ? NetbootDirectory.ReadCommandLine(artifact.Path).Split(' ', StringSplitOptions.RemoveEmptyEntries) : [];
+            if (artifact.Kind == VmArtifactKind.Netboot && ServesItself(artifact.Path, netbootArguments))
             {
-                serving = new VmNetbootServing(artifact.Path, NetbootDirectory.ReadCommandLine(artifact.Path).Split(' ', StringSplitOptions.RemoveEmptyEntries), null);
+                serving = new VmNetbootServing(artifact.Path, netbootArguments, null);
                 if (options.CloudConfigPath is { } netbootConfig)
                 {
                     var full = Path.GetFullPath(netbootConfig);
@@ -239,16 +243,9 @@ public static class VmLaunchPlanner
     /// A directory from <c>basalt build netboot</c> (it has the squashfs) whose command line names no root and no
     /// download: booted as it is, its live initramfs would find nothing to run.
     /// </summary>
-    private static bool ServesItself(string directory)
-    {
-        if (!File.Exists(Path.Combine(directory, NetbootArtifactPlan.SquashfsName)))
-        {
-            return false;
-        }
-
-        var words = NetbootDirectory.ReadCommandLine(directory).Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return !words.Any(word => word.StartsWith("root=", StringComparison.Ordinal) || word.StartsWith(Basalt.Boot.CommandLine.BootKeys.BasaltLiveUrl + "=", StringComparison.Ordinal));
-    }
+    private static bool ServesItself(string directory, IReadOnlyList<string> arguments) =>
+        File.Exists(Path.Combine(directory, NetbootArtifactPlan.SquashfsName))
+        && !arguments.Any(word => word.StartsWith("root=", StringComparison.Ordinal) || word.StartsWith(Basalt.Boot.CommandLine.BootKeys.BasaltLiveUrl + "=", StringComparison.Ordinal));
 
     /// <summary>The directory's command line with the serial console added when it names none, so the terminal shows the boot.</summary>
     public static string NetbootCommandLine(string commandLine)

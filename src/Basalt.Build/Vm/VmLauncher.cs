@@ -92,8 +92,7 @@ public sealed class VmLauncher
         {
             await PrepareAsync(plan, cancellationToken).ConfigureAwait(false);
             await using var server = await StartNetbootServerAsync(plan, cancellationToken).ConfigureAwait(false);
-            var spec = server is null ? plan.Spec : plan.SpecServedOn(server.BaseUrl.Port);
-            var arguments = QemuCommandLine.Build(spec, plan.VarsPath, kvmUsable: plan.Accelerator == VmAccelerator.Kvm);
+            var arguments = plan.QemuArgumentsFor(server is null ? plan.Spec : plan.SpecServedOn(server.BaseUrl.Port));
             var invocation = new ToolInvocation(QemuCommandLine.Binary, arguments) { Package = QemuPackage };
             return await AttachedProcess.RunAsync(invocation, _runner, _logger, cancellationToken).ConfigureAwait(false);
         }
