@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace Basalt.Platform;
 
@@ -49,6 +50,9 @@ public static partial class Posix
     private const nuint MountBind = 4096;
     private const int XattrCreateOrReplace = 0;
     private const uint StatxBasicStats = 0x7ff;
+    private const int SeekData = 3;
+    private const int SeekHole = 4;
+    private const int NoSuchDeviceOrAddress = 6; // ENXIO: no data at or after the offset
 
     public static bool IsRoot => geteuid() == 0;
 
@@ -288,6 +292,32 @@ public static partial class Posix
     public static void SyncParent(string path) =>
         Sync(Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/");
 
+    /// <summary>
+    /// The first region of <paramref name="file"/> holding data at or after <paramref name="offset"/>, as
+    /// [Start, End), or null when only a hole follows (lseek SEEK_DATA/SEEK_HOLE). Reading a sparse disk image through
+    /// its holes costs seconds per 10 GiB; asking the filesystem where the data is costs nothing. A filesystem that
+    /// does not track holes answers the rest of the file as one region.
+    /// </summary>
+    public static (long Start, long End)? NextDataRegion(SafeFileHandle file, long offset)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var start = lseek(file, offset, SeekData);
+        if (start < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == NoSuchDeviceOrAddress ? null : throw new HostCallException("lseek(SEEK_DATA)", "open file", errno);
+        }
+
+        var end = lseek(file, start, SeekHole);
+        if (end < 0)
+        {
+            throw new HostCallException("lseek(SEEK_HOLE)", "open file", Marshal.GetLastPInvokeError());
+        }
+
+        return (start, end);
+    }
+
     public static FileSystemSpace GetSpace(string path)
     {
         var info = new DriveInfo(path);
@@ -413,4 +443,7 @@ public static partial class Posix
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial long lseek(SafeFileHandle fd, long offset, int whence);
 }

@@ -23,6 +23,40 @@ public sealed class PosixTests
     }
 
     [Fact]
+    public void Data_regions_of_a_sparse_file_are_found_without_reading_its_holes()
+    {
+        const long MiB = 1024 * 1024;
+        using var directory = new TempDirectory("posix");
+        var path = directory.Combine("sparse");
+        using (var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite))
+        {
+            RandomAccess.SetLength(file, 64 * MiB);
+            RandomAccess.Write(file, new byte[4096].Select(_ => (byte)1).ToArray(), 32 * MiB);
+            RandomAccess.Write(file, new byte[4096].Select(_ => (byte)2).ToArray(), 60 * MiB);
+        }
+
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        Assert.Equal((32 * MiB, (32 * MiB) + 4096), Posix.NextDataRegion(handle, 0));
+        Assert.Equal((32 * MiB, (32 * MiB) + 4096), Posix.NextDataRegion(handle, 32 * MiB));
+        Assert.Equal((60 * MiB, (60 * MiB) + 4096), Posix.NextDataRegion(handle, (32 * MiB) + 4096));
+        Assert.Null(Posix.NextDataRegion(handle, (60 * MiB) + 4096));
+    }
+
+    [Fact]
+    public void A_file_of_holes_only_has_no_data_region()
+    {
+        using var directory = new TempDirectory("posix");
+        var path = directory.Combine("holes");
+        using (var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite))
+        {
+            RandomAccess.SetLength(file, 1L << 30);
+        }
+
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        Assert.Null(Posix.NextDataRegion(handle, 0));
+    }
+
+    [Fact]
     public void Hard_links_share_an_inode_and_count_links()
     {
         using var directory = new TempDirectory("posix");

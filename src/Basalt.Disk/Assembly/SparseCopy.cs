@@ -1,3 +1,4 @@
+using Basalt.Platform;
 using Microsoft.Win32.SafeHandles;
 
 namespace Basalt.Disk.Assembly;
@@ -28,11 +29,30 @@ public static class SparseCopy
         using var input = File.OpenHandle(source, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
         var length = RandomAccess.GetLength(input);
         var buffer = new byte[ChunkSize];
-        long position = 0, written = 0;
-        while (position < length)
+        if (!skipZeroBlocks)
+        {
+            return CopyRange(input, 0, length, destination, destinationOffset, buffer, skipZeroBlocks, cancellationToken);
+        }
+
+        // The destination reads as zeros where nothing is written, so the source's holes are skipped without being read.
+        long written = 0, position = 0;
+        while (position < length && Posix.NextDataRegion(input, position) is { } region)
+        {
+            var end = Math.Min(region.End, length);
+            written += CopyRange(input, region.Start, end, destination, destinationOffset, buffer, skipZeroBlocks, cancellationToken);
+            position = end;
+        }
+
+        return written;
+    }
+
+    private static long CopyRange(SafeFileHandle input, long start, long end, SafeFileHandle destination, long destinationOffset, byte[] buffer, bool skipZeroBlocks, CancellationToken cancellationToken)
+    {
+        long position = start, written = 0;
+        while (position < end)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var wanted = (int)Math.Min(ChunkSize, length - position);
+            var wanted = (int)Math.Min(ChunkSize, end - position);
             var read = ReadFully(input, buffer.AsSpan(0, wanted), position);
             if (read == 0)
             {

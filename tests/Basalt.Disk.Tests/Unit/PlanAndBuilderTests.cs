@@ -184,6 +184,44 @@ public sealed class PlanAndBuilderTests
     }
 
     [Fact]
+    public void Sparse_copy_of_a_terabyte_image_copies_only_its_data_regions()
+    {
+        // Reading a terabyte of holes would take most of an hour; the copy must ask where the data is instead.
+        const long TiB = 1L << 40;
+        using var temp = new TempDirectory("sparse");
+        var source = temp.Combine("source");
+        var blocks = new (long Offset, byte Value, int Length)[] { (0, 3, 4096), (TiB / 2, 5, 3 * 4096), (TiB - 100, 7, 100) };
+        using (var handle = File.OpenHandle(source, FileMode.CreateNew, FileAccess.ReadWrite))
+        {
+            RandomAccess.SetLength(handle, TiB);
+            foreach (var (offset, value, length) in blocks)
+            {
+                RandomAccess.Write(handle, Enumerable.Repeat(value, length).ToArray(), offset);
+            }
+        }
+
+        var target = temp.Combine("target");
+        long written;
+        using (var handle = File.OpenHandle(target, FileMode.CreateNew, FileAccess.ReadWrite))
+        {
+            RandomAccess.SetLength(handle, TiB + MiB);
+            written = SparseCopy.Copy(source, handle, MiB);
+        }
+
+        Assert.Equal(4096 + (3 * 4096) + 4096, written);
+        using var copy = File.OpenHandle(target, FileMode.Open, FileAccess.Read);
+        foreach (var (offset, value, length) in blocks)
+        {
+            var read = new byte[length + 1];
+            RandomAccess.Read(copy, read, MiB + offset);
+            Assert.All(read[..length], b => Assert.Equal(value, b));
+            Assert.Equal(0, read[length]);
+        }
+
+        Assert.True(Posix.GetStatus(target).AllocatedBytes <= MiB, $"the copy occupies {Posix.GetStatus(target).AllocatedBytes} bytes");
+    }
+
+    [Fact]
     public void Ext4_call_is_reproducible_and_complete()
     {
         var uuid = Guid.Parse("0b3ad7c6-1b1a-5d2f-9a61-5a0c4c2a1d11");
