@@ -20,6 +20,23 @@ public sealed record ToolInvocation(string Tool, IReadOnlyList<string> Arguments
     public IReadOnlyList<int> SuccessExitCodes { get; init; } = [0];
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>
+    /// <paramref name="arguments"/> run inside <paramref name="root"/> by chroot(8). TMPDIR is /tmp there: a host's
+    /// TMPDIR names a directory of the host, not of the root, and dpkg's maintainer scripts fail on one that is missing.
+    /// </summary>
+    public static ToolInvocation InRoot(string root, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        ArgumentNullException.ThrowIfNull(arguments);
+        var merged = new Dictionary<string, string>(StringComparer.Ordinal) { ["TMPDIR"] = "/tmp" };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            merged[key] = value;
+        }
+
+        return new ToolInvocation("chroot", [root, .. arguments]) { Package = "coreutils", Environment = merged };
+    }
+
     /// <summary>How the process is started: every stream redirected, arguments passed as a list (no shell).</summary>
     internal ProcessStartInfo ToStartInfo(string executable)
     {

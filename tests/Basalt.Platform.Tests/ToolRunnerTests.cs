@@ -7,6 +7,18 @@ public sealed class ToolRunnerTests
     private readonly ToolRunner _runner = new();
 
     [Fact]
+    public void A_command_in_a_root_runs_through_chroot_with_the_roots_own_tmp_and_the_callers_environment()
+    {
+        var invocation = ToolInvocation.InRoot("/srv/root", ["apt-get", "update"], new Dictionary<string, string> { ["LC_ALL"] = "C" });
+
+        Assert.Equal("chroot", invocation.Tool);
+        Assert.Equal(["/srv/root", "apt-get", "update"], invocation.Arguments);
+        Assert.Equal("coreutils", invocation.Package);
+        Assert.Equal("/tmp", invocation.Environment!["TMPDIR"]);
+        Assert.Equal("C", invocation.Environment["LC_ALL"]);
+    }
+
+    [Fact]
     public async Task A_successful_tool_returns_its_output()
     {
         var result = await _runner.RunAsync(new ToolInvocation("sh", ["-c", "printf out; printf err >&2"]));

@@ -339,9 +339,9 @@ public sealed class InitExecutor
         }
 
         var invocation = plan.InPlace
-            ? new ToolInvocation(arguments[0], arguments.Skip(1).ToList())
-            : new ToolInvocation("chroot", [plan.Root, .. arguments]) { Package = "coreutils" };
-        await _tools.RunAsync(invocation with { Environment = environment, Timeout = TimeSpan.FromMinutes(30) }, cancellationToken).ConfigureAwait(false);
+            ? new ToolInvocation(arguments[0], arguments.Skip(1).ToList()) { Environment = environment }
+            : ToolInvocation.InRoot(plan.Root, arguments, environment);
+        await _tools.RunAsync(invocation with { Timeout = TimeSpan.FromMinutes(30) }, cancellationToken).ConfigureAwait(false);
     }
 
     private static bool SameContent(string first, string second)

@@ -32,7 +32,7 @@ internal sealed class StepContext
     /// <summary>A shell command as the target sees it: /bin/sh -c, inside chroot ROOT unless the root is "/".</summary>
     public ToolInvocation Shell(string command) => IsHostRoot
         ? new ToolInvocation("/bin/sh", ["-c", command])
-        : new ToolInvocation("chroot", [Path.GetFullPath(Options.Root), "/bin/sh", "-c", command]) { Package = "coreutils" };
+        : ToolInvocation.InRoot(Path.GetFullPath(Options.Root), ["/bin/sh", "-c", command]);
 
     public Task<ToolResult> RunShellAsync(string command, bool acceptAnyExit, CancellationToken cancellationToken)
     {

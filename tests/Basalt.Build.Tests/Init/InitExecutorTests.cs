@@ -154,6 +154,8 @@ public sealed class InitExecutorTests
         var apt = tools.Calls.Where(c => c.Tool == "chroot" && c.Arguments[1] == "apt-get").ToList();
         Assert.Equal(3, apt.Count);
         Assert.Equal("noninteractive", apt[1].Environment!["DEBIAN_FRONTEND"]);
+        // The host's TMPDIR is a host path; inside the root, maintainer scripts get the root's /tmp.
+        Assert.All(apt, call => Assert.Equal("/tmp", call.Environment!["TMPDIR"]));
         Assert.Equal(tools.Calls.Count(c => c.Tool == "mount"), tools.Calls.Count(c => c.Tool == "umount"));
         Assert.False(File.Exists(Path.Combine(root, "usr/sbin/policy-rc.d")));
     }
