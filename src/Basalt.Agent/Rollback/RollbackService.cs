@@ -138,12 +138,7 @@ public sealed class RollbackService
         var temporary = AtomicFile.TemporarySibling(_paths.TransitionImage);
         try
         {
-            using (var handle = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None))
-            {
-                RandomAccess.SetLength(handle, new FileInfo(_paths.PassiveImage).Length);
-                SparseCopy.Copy(_paths.PassiveImage, handle, 0, cancellationToken);
-            }
-
+            SparseCopy.CopyFile(_paths.PassiveImage, temporary, cancellationToken);
             await new SlotImageFiles(_runner).RelabelAsync(temporary, SlotLabels.Active, cancellationToken).ConfigureAwait(false);
             File.Move(temporary, _paths.TransitionImage);
             Posix.SyncParent(_paths.TransitionImage);

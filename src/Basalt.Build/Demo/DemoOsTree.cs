@@ -53,6 +53,13 @@ public sealed class DemoOsTree
 
     public static string PasswordHash(string rootPassword) => ShaCrypt.Hash(rootPassword, PasswordSalt);
 
+    /// <summary>The stamp of the cached tree <paramref name="tree"/> (see <see cref="Stamp"/>); null when it has none.</summary>
+    public static string? ReadStamp(string tree)
+    {
+        var path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tree))!, StampName);
+        return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
+    }
+
     /// <summary>Holds the demo's cache for this process; another demo run waits for it (up to <paramref name="patience"/>).</summary>
     public static async Task<FileStream> LockAsync(string cacheDirectory, TimeSpan patience, CancellationToken cancellationToken)
     {
@@ -90,7 +97,7 @@ public sealed class DemoOsTree
         var parent = Path.GetDirectoryName(target)!;
         var stampPath = Path.Combine(parent, StampName);
         var stamp = Stamp(basaltBinary, rootPassword);
-        if (IsOsTree(target) && File.Exists(stampPath) && (await File.ReadAllTextAsync(stampPath, cancellationToken).ConfigureAwait(false)).Trim() == stamp)
+        if (IsOsTree(target) && ReadStamp(target) == stamp)
         {
             return true;
         }

@@ -114,6 +114,9 @@ public sealed record DemoPlan
     /// </summary>
     public string PersistentContentDirectory => OwnsOsTree ? DemoOsTree.NodeDirectory(OsTreeDirectory) : Path.Combine(Options.WorkDirectory, "persistent");
 
+    /// <summary>Where the disk built from the demo's own tree is kept for the next run; null for a given tree (nothing of it is cached).</summary>
+    public string? DiskCacheDirectory => OwnsOsTree ? Path.Combine(Path.GetDirectoryName(OsTreeDirectory)!, "disk") : null;
+
     /// <summary>Where the debootstrap base lives (the same place <c>basalt build base</c> keeps it).</summary>
     public string BaseCacheDirectory => Path.Combine(Options.CacheDirectory, "build");
 
@@ -211,7 +214,7 @@ public static class DemoPlanner
             new(DemoStep.Registry, "start a local registry on 127.0.0.1"),
             new(DemoStep.PushV1, ownTree ? "push image v1: the OS tree as one layer (its blobs cached with the tree)" : "push image v1: the OS tree as one layer"),
             new(DemoStep.PushV2, $"push image v2: v1 + a layer adding {DemoPlan.MarkerPath}"),
-            new(DemoStep.Disk, "build a disk from v1 (both slots recorded as v1)"),
+            new(DemoStep.Disk, ownTree ? "build a disk from v1, or copy the one cached for it (both slots recorded as v1)" : "build a disk from v1 (both slots recorded as v1)"),
             new(DemoStep.BootV1, "boot the disk in QEMU, log in, basalt state"),
             new(DemoStep.Upgrade, "basalt upgrade to v2 from the registry, in the guest"),
             new(DemoStep.RebootV2, "reboot into v2, basalt state, check the marker"),

@@ -246,14 +246,18 @@ public sealed partial class DemoRunner : IAsyncDisposable
 
     private async Task<string?> DiskAsync(CancellationToken cancellationToken)
     {
-        var result = await new DiskArtifactBuilder(_tools).BuildAsync(new DiskArtifactOptions
+        var how = "built";
+        if (_plan.DiskCacheDirectory is { } directory)
         {
-            RootDirectory = _plan.OsTreeDirectory,
-            OutputPath = _plan.DiskPath,
-            SizeBytes = _plan.Options.DiskBytes,
-            PersistentContentDirectory = _plan.PersistentContentDirectory,
-            WorkDirectory = Path.Combine(_plan.Options.WorkDirectory, "disk-work"),
-        }, cancellationToken).ConfigureAwait(false);
+            var stamp = DemoOsTree.ReadStamp(_plan.OsTreeDirectory) ?? throw new DemoCheckFailedException("the demo's OS tree", $"{_plan.OsTreeDirectory} has no {DemoOsTree.StampName} beside it");
+            var cache = new DemoDiskCache(directory);
+            var reused = await cache.CopyToAsync(DemoDiskCache.Key(_v1!.Digest.Value, _plan.Options.DiskBytes, stamp), _plan.DiskPath, BuildDiskAsync, cancellationToken).ConfigureAwait(false);
+            how = reused ? $"copied from the cached disk {cache.DiskPath}" : $"built (kept as {cache.DiskPath} for the next run)";
+        }
+        else
+        {
+            await BuildDiskAsync(_plan.DiskPath, cancellationToken).ConfigureAwait(false);
+        }
 
         var written = DateTimeOffset.UtcNow;
         var v1 = GuestReference("v1");
@@ -264,8 +268,19 @@ public sealed partial class DemoRunner : IAsyncDisposable
         ]);
         var state = OfflineExt4Partition.Open(_tools, _plan.DiskPath, KairosLayout.StateLabel);
         await state.WriteFileAsync("/cOS/slots.json", SlotStore.Serialize(slots), cancellationToken).ConfigureAwait(false);
-        return $"{_plan.DiskPath}, {Units.Bytes(result.DiskBytes)} ({Units.Bytes(result.AllocatedBytes)} allocated); active and passive recorded as {v1}";
+        var disk = Posix.GetStatus(_plan.DiskPath);
+        return $"{_plan.DiskPath} {how}, {Units.Bytes(disk.Size)} ({Units.Bytes(disk.AllocatedBytes)} allocated); active and passive recorded as {v1}";
     }
+
+    private Task BuildDiskAsync(string output, CancellationToken cancellationToken) =>
+        new DiskArtifactBuilder(_tools).BuildAsync(new DiskArtifactOptions
+        {
+            RootDirectory = _plan.OsTreeDirectory,
+            OutputPath = output,
+            SizeBytes = _plan.Options.DiskBytes,
+            PersistentContentDirectory = _plan.PersistentContentDirectory,
+            WorkDirectory = Path.Combine(_plan.Options.WorkDirectory, "disk-work"),
+        }, cancellationToken);
 
     private async Task<string?> BootV1Async(CancellationToken cancellationToken)
     {

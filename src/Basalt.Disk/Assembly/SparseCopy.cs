@@ -13,6 +13,19 @@ public static class SparseCopy
     public const int BlockSize = 4096;
     private const int ChunkSize = 1024 * 1024;
 
+    /// <summary>
+    /// Copies <paramref name="source"/> to the new file <paramref name="destination"/> of the same length, as sparse as
+    /// the source; returns the bytes written. An existing <paramref name="destination"/> is an error, never overwritten.
+    /// </summary>
+    public static long CopyFile(string source, string destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(source);
+        ArgumentException.ThrowIfNullOrEmpty(destination);
+        using var handle = File.OpenHandle(destination, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+        RandomAccess.SetLength(handle, new FileInfo(source).Length);
+        return Copy(source, handle, 0, cancellationToken);
+    }
+
     /// <summary>Copies <paramref name="source"/> to <paramref name="destinationOffset"/>; returns the bytes actually written.</summary>
     public static long Copy(string source, SafeFileHandle destination, long destinationOffset, CancellationToken cancellationToken = default) =>
         Copy(source, destination, destinationOffset, skipZeroBlocks: true, cancellationToken);

@@ -155,12 +155,7 @@ public sealed class Ext4ImageBuilder
 
         await ToolSupport.BuildAtomicallyAsync(target, async temporary =>
         {
-            using (var handle = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None))
-            {
-                RandomAccess.SetLength(handle, new FileInfo(sourceImage).Length);
-                SparseCopy.Copy(sourceImage, handle, 0, cancellationToken);
-            }
-
+            SparseCopy.CopyFile(sourceImage, temporary, cancellationToken);
             var relabel = new ToolInvocation(Tune2fsTool, ["-L", label, "-U", uuid.ToString("D"), temporary]) { Package = Package, Environment = environment };
             await ToolSupport.RunAsync(_runner, relabel, "ext4", target, cancellationToken).ConfigureAwait(false);
         }).ConfigureAwait(false);

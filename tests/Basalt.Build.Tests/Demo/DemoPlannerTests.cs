@@ -31,6 +31,7 @@ public sealed class DemoPlannerTests
         Assert.Equal("/c/demo/os/rootfs", plan.OsTreeDirectory);
         Assert.Equal("/c/build", plan.BaseCacheDirectory);
         Assert.Equal("/c/demo/os/node", plan.PersistentContentDirectory);
+        Assert.Equal("/c/demo/os/disk", plan.DiskCacheDirectory);
         Assert.StartsWith("/w/demo/", plan.DiskPath, StringComparison.Ordinal);
         Assert.StartsWith("/w/demo/", plan.RegistryDirectory, StringComparison.Ordinal);
         Assert.Empty(plan.PackagesToInstall);
@@ -52,6 +53,7 @@ public sealed class DemoPlannerTests
         Assert.Equal("/trees/os", plan.OsTreeDirectory);
         Assert.False(plan.OwnsOsTree);
         Assert.Equal("/w/demo/persistent", plan.PersistentContentDirectory);
+        Assert.Null(plan.DiskCacheDirectory);
         Assert.Contains("(skipped: --os-tree given)", plan.Describe(), StringComparison.Ordinal);
     }
 
