@@ -1,12 +1,14 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Basalt.Agent.Journal;
+using Basalt.Agent.Upgrade;
 using Basalt.Build.Artifacts;
 using Basalt.Disk;
 using Basalt.Disk.FileSystems;
 using Basalt.Disk.Gpt;
 using Basalt.Disk.Layout;
 using Basalt.Oci.Images;
+using Basalt.Oci.Layers;
 using Basalt.Oci.References;
 using Basalt.Oci.Registry;
 using Basalt.Oci.Store;
@@ -45,6 +47,7 @@ public sealed class PowerCutScenarioTests : IDisposable
     private const string SourceTag = "v2";
     private const string Source = "oci-layout:/usr/local/" + SourceDirectory + ":" + SourceTag;
     private const string StateImages = "/run/initramfs/cos-state/cOS";
+    private const string KeptTrees = "/usr/local/.basalt/trees";
 
     /// <summary>Room on COS_PERSISTENT for the source, the node's blob store and the staged tree.</summary>
     private const long PersistentGrowth = 3 * ByteSize.GiB;
@@ -54,6 +57,9 @@ public sealed class PowerCutScenarioTests : IDisposable
     private readonly BasaltOsFixture _os;
     private readonly ITestOutputHelper _output;
     private readonly TempDirectory _temp = new("e2e-powercut");
+
+    /// <summary>The name v2's unpacked tree is kept under (its chain ID): the only tree an upgrade here ever keeps.</summary>
+    private string _v2TreeName = string.Empty;
 
     public PowerCutScenarioTests(BasaltOsFixture os, ITestOutputHelper output)
     {
@@ -172,6 +178,7 @@ public sealed class PowerCutScenarioTests : IDisposable
         await guest.CheckAsync("basalt state", $"{at} basalt state reads the node");
         var recovery = await guest.CheckAsync("journalctl -b -u basalt-recover.service --no-pager -o cat 2>&1 || true", "the recovery unit's log is readable");
         _output.WriteLine($"{at}: basalt-recover said: {recovery}");
+        await ExpectWholeKeptTreesAsync(guest, at);
         var v2 = (await guest.Machine.RunAsync($"test -e {Marker}", BootedDisk.CommandTimeout)).ExitCode == 0;
         var digests = await guest.CheckAsync("basalt state --output json", $"{at} basalt state --output json works");
         _output.WriteLine($"{at}: the node runs {(v2 ? "v2" : "v1")}");
@@ -187,6 +194,22 @@ public sealed class PowerCutScenarioTests : IDisposable
         }
 
         return v2;
+    }
+
+    /// <summary>
+    /// A kept tree claims its layers by its name, and the next upgrade builds on it without looking inside: after a cut,
+    /// every tree under a chain name must be v2's and whole (a tree being dropped is renamed out of its chain first).
+    /// </summary>
+    private async Task ExpectWholeKeptTreesAsync(BootedDisk guest, string at)
+    {
+        var listing = await guest.CheckAsync($"ls -1A {KeptTrees} 2>/dev/null || true", $"{at} the kept trees can be listed");
+        var names = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(name => !name.StartsWith(".drop-", StringComparison.Ordinal)).ToList();
+        _output.WriteLine($"{at}: kept trees: {(names.Count == 0 ? "none" : string.Join(", ", names))}");
+        foreach (var name in names)
+        {
+            Assert.True(name == _v2TreeName, $"{at} {KeptTrees} holds '{name}', which is not the chain of the only image staged here ({_v2TreeName})");
+            await guest.CheckAsync($"test -f {KeptTrees}/{name}{Marker} && test -x {KeptTrees}/{name}/usr/bin/basalt && test -d {KeptTrees}/{name}/usr/lib", $"{at} the kept tree {name} holds the whole of v2");
+        }
     }
 
     private static async Task RunLongAsync(BootedDisk guest, string command, string proves)
@@ -219,6 +242,7 @@ public sealed class PowerCutScenarioTests : IDisposable
             var images = new ImageService(new BlobStore(_temp.Combine("blobs")), registry);
             var saved = await images.SaveAsync(ImageSource.Parse(ImageSource.DirectoryPrefix + tree), Path.Combine(content, SourceDirectory), SourceTag);
             _output.WriteLine($"v2 saved as an OCI layout: {saved.Image.Digest}");
+            _v2TreeName = KeptTreeStore.NameOf(LayerChain.ChainId(saved.Image.Config.RootFs.DiffIds).Value);
         }
 
         Directory.Delete(tree, recursive: true);
