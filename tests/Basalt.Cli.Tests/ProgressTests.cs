@@ -1,5 +1,6 @@
 using Basalt.Cli.Hosting;
 using Basalt.Cli.Progress;
+using Basalt.Disk.Assembly;
 using Basalt.Oci.Images;
 using Basalt.Oci.Model;
 
@@ -55,6 +56,47 @@ public sealed class ProgressTests
             $"pulling sha256:{Layer.Short} 12.3 MiB\npulling sha256:{Other.Short} 2.0 KiB (already present)\n",
             writer.ToString());
         Assert.Equal(12_897_485, reporter.BytesTransferred);
+    }
+
+    [Fact]
+    public void An_image_write_shows_a_bar_against_its_expected_size_and_a_line_when_done()
+    {
+        var clock = new ManualClock();
+        using var writer = new StringWriter();
+        var reporter = new LiveTransferReporter(writer, 120, clock);
+
+        reporter.Report(new ImageWriteUpdate("active.img", 0, 400 << 20, Done: false));
+        clock.Advance(TimeSpan.FromSeconds(2));
+        reporter.Report(new ImageWriteUpdate("active.img", 100 << 20, 400 << 20, Done: false));
+        Assert.Contains("writing   active.img [", writer.ToString(), StringComparison.Ordinal);
+        Assert.Contains("100.0 MiB/400.0 MiB 50.0 MiB/s ETA 0:06", writer.ToString(), StringComparison.Ordinal);
+
+        // An estimate short of what gets written fills the bar instead of overflowing it.
+        clock.Advance(TimeSpan.FromSeconds(1));
+        reporter.Report(new ImageWriteUpdate("active.img", 500 << 20, 400 << 20, Done: false));
+        Assert.Contains("500.0 MiB/500.0 MiB", writer.ToString(), StringComparison.Ordinal);
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        reporter.Report(new ImageWriteUpdate("recovery.squashfs", 30 << 20, 0, Done: false));
+        Assert.Contains("writing   recovery.squashfs 30.0 MiB", writer.ToString(), StringComparison.Ordinal);
+        reporter.Report(new ImageWriteUpdate("active.img", 510 << 20, 400 << 20, Done: true));
+        reporter.Dispose();
+
+        Assert.Contains("writing   active.img done 510.0 MiB in 0:04", writer.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, reporter.BytesTransferred);
+    }
+
+    [Fact]
+    public void Plain_lines_name_each_written_image_once_it_is_done()
+    {
+        using var writer = new StringWriter();
+        using var reporter = new PlainTransferReporter(writer);
+
+        reporter.Report(new ImageWriteUpdate("active.img", 100, 4096, Done: false));
+        reporter.Report(new ImageWriteUpdate("active.img", 12_897_485, 4096, Done: true));
+
+        Assert.Equal("writing active.img 12.3 MiB\n", writer.ToString());
+        Assert.Equal(0, reporter.BytesTransferred);
     }
 
     [Fact]

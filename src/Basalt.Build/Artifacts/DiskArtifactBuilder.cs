@@ -32,12 +32,15 @@ public sealed class DiskArtifactBuilder
 {
     private readonly IToolRunner _runner;
     private readonly ILogger _logger;
+    private readonly IProgress<ImageWriteUpdate>? _progress;
 
-    public DiskArtifactBuilder(IToolRunner runner, ILogger<DiskArtifactBuilder>? logger = null)
+    /// <param name="progress">Told how far each image (active, passive, recovery, the disk itself) has got while it is written.</param>
+    public DiskArtifactBuilder(IToolRunner runner, ILogger<DiskArtifactBuilder>? logger = null, IProgress<ImageWriteUpdate>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(runner);
         _runner = runner;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _progress = progress;
     }
 
     /// <summary>Plans, checks and builds.</summary>
@@ -93,7 +96,10 @@ public sealed class DiskArtifactBuilder
                 plan.Options.Format) with { Timestamp = plan.Options.Timestamp };
 
             _logger.LogInformation("assembling {Output} ({Size})", plan.OutputPath, ByteSize.Format(layout.DiskBytes));
-            var assembled = await new DiskAssembler(_runner).AssembleAsync(diskPlan, cancellationToken).ConfigureAwait(false);
+            // The disk receives what the work directory holds (the ESP image, COS_STATE and COS_RECOVERY's files) and the persistent content.
+            var expected = new[] { "state", "recovery", "oem", DiskArtifactPlan.EspImagePath }.Sum(part => BlockBytes(Path.Combine(work, part)))
+                + (plan.Options.PersistentContentDirectory is { } persistent ? BlockBytes(persistent) : 0);
+            var assembled = await ImageWriteWatcher.WatchAsync(plan.OutputPath, expected, _progress, () => new DiskAssembler(_runner).AssembleAsync(diskPlan, cancellationToken), cancellationToken: cancellationToken).ConfigureAwait(false);
             return new DiskArtifactResult(assembled.OutputPath, assembled.Format, assembled.DiskBytes, assembled.AllocatedBytes, layout, recoveryBytes, stopwatch.Elapsed);
         }
         finally
@@ -130,10 +136,12 @@ public sealed class DiskArtifactBuilder
             ReservedPercent = 0,
             Timestamp = time,
         };
-        await ext4.BuildAsync(Path.Combine(work, active.RelativePath), activeSpec, cancellationToken).ConfigureAwait(false);
+        var activePath = Path.Combine(work, active.RelativePath);
+        await ImageWriteWatcher.WatchAsync(activePath, plan.Tree.BlockBytes, _progress, () => ext4.BuildAsync(activePath, activeSpec, cancellationToken), cancellationToken: cancellationToken).ConfigureAwait(false);
         var passive = plan.PassiveImage;
         _logger.LogInformation("making {Role} image {Label} as a copy of {Active}", passive.Role, passive.Label, active.Label);
-        await ext4.CloneAsync(Path.Combine(work, active.RelativePath), Path.Combine(work, passive.RelativePath), passive.Label, passive.Uuid!.Value, time, cancellationToken).ConfigureAwait(false);
+        var passivePath = Path.Combine(work, passive.RelativePath);
+        await ImageWriteWatcher.WatchAsync(passivePath, BlockBytes(activePath), _progress, () => ext4.CloneAsync(activePath, passivePath, passive.Label, passive.Uuid!.Value, time, cancellationToken), cancellationToken: cancellationToken).ConfigureAwait(false);
 
         var recoveryPath = Path.Combine(work, plan.RecoveryImage.RelativePath);
         if (options.RecoverySquashfsPath is { } existing)
@@ -146,7 +154,8 @@ public sealed class DiskArtifactBuilder
         else
         {
             _logger.LogInformation("making the recovery squashfs from {Root}", plan.RootDirectory);
-            await new SquashfsImageBuilder(_runner).BuildAsync(recoveryPath, new SquashfsImageSpec(plan.RootDirectory) { Timestamp = time }, cancellationToken).ConfigureAwait(false);
+            // How well the tree compresses is not known before: the recovery image shows its growth without a total.
+            await ImageWriteWatcher.WatchAsync(recoveryPath, 0, _progress, () => new SquashfsImageBuilder(_runner).BuildAsync(recoveryPath, new SquashfsImageSpec(plan.RootDirectory) { Timestamp = time }, cancellationToken), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
 
         var recoveryBytes = new FileInfo(recoveryPath).Length;
@@ -194,6 +203,12 @@ public sealed class DiskArtifactBuilder
         await new VfatImageBuilder(_runner).BuildAsync(Path.Combine(work, DiskArtifactPlan.EspImagePath), espSpec, cancellationToken).ConfigureAwait(false);
         return recoveryBytes;
     }
+
+    /// <summary>What a file or a tree occupies on disk; 0 when it is not there.</summary>
+    private static long BlockBytes(string path) =>
+        File.Exists(path) ? Posix.GetStatus(path).AllocatedBytes
+        : Directory.Exists(path) ? DirectoryTree.Measure(path).BlockBytes
+        : 0;
 
     /// <summary>Every file and directory of the work tree gets the build's time, so the filesystems copying them are reproducible.</summary>
     private static void PinTimes(string work, DateTimeOffset time)

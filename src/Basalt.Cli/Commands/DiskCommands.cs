@@ -2,6 +2,7 @@ using System.CommandLine;
 using Basalt.Boot.Grub;
 using Basalt.Build.Artifacts;
 using Basalt.Cli.Hosting;
+using Basalt.Cli.Progress;
 using Basalt.Disk;
 using Basalt.Disk.Assembly;
 using Basalt.Platform;
@@ -100,7 +101,12 @@ internal sealed class DiskCommands : ICommandGroup
             return ExitCodes.Success;
         }
 
-        var result = await new DiskArtifactBuilder(new ToolRunner()).BuildAsync(plan, cancellationToken).ConfigureAwait(false);
+        DiskArtifactResult result;
+        using (var reporter = TransferReporter.For(context.Console))
+        {
+            result = await new DiskArtifactBuilder(new ToolRunner(), progress: reporter).BuildAsync(plan, cancellationToken).ConfigureAwait(false);
+        }
+
         if (context.Console.IsJson)
         {
             context.Console.WriteJson(DiskArtifactSummary.FromResult(result), ArtifactJsonContext.Default.DiskArtifactSummary);

@@ -104,7 +104,10 @@ public sealed partial class DemoRunner : IAsyncDisposable
                 await Progress.WriteLineAsync(header).ConfigureAwait(false);
                 var stopwatch = Stopwatch.StartNew();
                 using var heartbeat = new CancellationTokenSource();
-                var beating = HeartbeatAsync(phase.Title, stopwatch, heartbeat.Token);
+                // On a terminal, the phases that draw live bars go without heartbeat lines, which would break the redraw.
+                var beating = _console.LiveProgress && phase.Step is DemoStep.PushV1 or DemoStep.PushV2 or DemoStep.Disk
+                    ? Task.CompletedTask
+                    : HeartbeatAsync(phase.Title, stopwatch, heartbeat.Token);
                 try
                 {
                     var detail = await RunPhaseAsync(phase.Step, cancellationToken).ConfigureAwait(false);
@@ -272,15 +275,18 @@ public sealed partial class DemoRunner : IAsyncDisposable
         return $"{_plan.DiskPath} {how}, {Units.Bytes(disk.Size)} ({Units.Bytes(disk.AllocatedBytes)} allocated); active and passive recorded as {v1}";
     }
 
-    private Task BuildDiskAsync(string output, CancellationToken cancellationToken) =>
-        new DiskArtifactBuilder(_tools).BuildAsync(new DiskArtifactOptions
+    private async Task BuildDiskAsync(string output, CancellationToken cancellationToken)
+    {
+        using var reporter = TransferReporter.For(_console);
+        await new DiskArtifactBuilder(_tools, progress: reporter).BuildAsync(new DiskArtifactOptions
         {
             RootDirectory = _plan.OsTreeDirectory,
             OutputPath = output,
             SizeBytes = _plan.Options.DiskBytes,
             PersistentContentDirectory = _plan.PersistentContentDirectory,
             WorkDirectory = Path.Combine(_plan.Options.WorkDirectory, "disk-work"),
-        }, cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
+    }
 
     private async Task<string?> BootV1Async(CancellationToken cancellationToken)
     {

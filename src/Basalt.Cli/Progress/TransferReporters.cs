@@ -1,11 +1,12 @@
 using Basalt.Cli.Hosting;
+using Basalt.Disk.Assembly;
 using Basalt.Oci.Images;
 using Basalt.Oci.Model;
 
 namespace Basalt.Cli.Progress;
 
-/// <summary>Receives blob transfer updates and shows them; disposing it finishes the display.</summary>
-public interface ITransferReporter : IProgress<TransferUpdate>, IDisposable
+/// <summary>Receives blob transfer and image write updates and shows them; disposing it finishes the display.</summary>
+public interface ITransferReporter : IProgress<TransferUpdate>, IProgress<ImageWriteUpdate>, IDisposable
 {
     /// <summary>Blob bytes actually moved (skipped blobs count nothing).</summary>
     long BytesTransferred { get; }
@@ -23,6 +24,12 @@ public static class TransferReporter
     }
 
     internal static string Name(Digest digest) => $"{digest.Algorithm}:{digest.Short}";
+
+    /// <summary>The row title of a blob transfer: <c>pushing   sha256:abc123def456</c>.</summary>
+    internal static string Title(TransferUpdate update) => $"{TransferUpdate.NameOf(update.Phase),-9} {Name(update.Digest)}";
+
+    /// <summary>The row title of an image write: <c>writing   active.img</c>.</summary>
+    internal static string Title(ImageWriteUpdate update) => $"{"writing",-9} {update.Name}";
 }
 
 /// <summary>For logs and pipes: <c>pulling sha256:abc123def456 12.3 MiB</c> when each blob is done.</summary>
@@ -59,6 +66,20 @@ public sealed class PlainTransferReporter : ITransferReporter
             {
                 _writer.WriteLine($"{value.PhaseName} {TransferReporter.Name(value.Digest)} {size} (already present)");
             }
+        }
+    }
+
+    public void Report(ImageWriteUpdate value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        if (!value.Done)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _writer.WriteLine($"writing {value.Name} {Units.Bytes(value.BytesWritten)}");
         }
     }
 
@@ -100,30 +121,49 @@ public sealed class LiveTransferReporter : ITransferReporter
         lock (_lock)
         {
             var now = _clock.GetTimestamp();
-            var row = _rows.Find(r => r.Phase == value.Phase && r.Digest == value.Digest);
-            if (row is null)
+            if (Update(TransferReporter.Title(value), value.Completed, value.Total, value.State, now) && value.State == TransferState.Done)
             {
-                row = new Row(value.Phase, value.Digest, now);
-                _rows.Add(row);
-            }
-
-            row.Completed = value.Completed;
-            row.Total = value.Total;
-            if (row.State == TransferState.Running && value.State != TransferState.Running)
-            {
-                row.Finished = now;
-                if (value.State == TransferState.Done)
-                {
-                    _bytes += value.Completed;
-                }
-            }
-
-            row.State = value.State;
-            if (value.State != TransferState.Running || _clock.GetElapsedTime(_lastDraw, now) >= RedrawInterval || _lastDraw == long.MinValue)
-            {
-                Draw(now);
+                _bytes += value.Completed;
             }
         }
+    }
+
+    public void Report(ImageWriteUpdate value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        lock (_lock)
+        {
+            // An estimate can fall short of what is written: the bar stays full instead of overflowing.
+            var total = value.BytesExpected > 0 ? Math.Max(value.BytesExpected, value.BytesWritten) : 0;
+            Update(TransferReporter.Title(value), value.BytesWritten, total, value.Done ? TransferState.Done : TransferState.Running, _clock.GetTimestamp());
+        }
+    }
+
+    /// <summary>Updates (or adds) the row <paramref name="title"/> and redraws when due; returns whether the row just finished.</summary>
+    private bool Update(string title, long completed, long total, TransferState state, long now)
+    {
+        var row = _rows.Find(r => r.Title == title);
+        if (row is null)
+        {
+            row = new Row(title, now);
+            _rows.Add(row);
+        }
+
+        row.Completed = completed;
+        row.Total = total;
+        var finished = row.State == TransferState.Running && state != TransferState.Running;
+        if (finished)
+        {
+            row.Finished = now;
+        }
+
+        row.State = state;
+        if (state != TransferState.Running || _clock.GetElapsedTime(_lastDraw, now) >= RedrawInterval || _lastDraw == long.MinValue)
+        {
+            Draw(now);
+        }
+
+        return finished;
     }
 
     public void Dispose()
@@ -166,7 +206,7 @@ public sealed class LiveTransferReporter : ITransferReporter
 
     private string Describe(Row row, long now)
     {
-        var name = $"{TransferUpdate.NameOf(row.Phase),-9} {TransferReporter.Name(row.Digest)}";
+        var name = row.Title;
         switch (row.State)
         {
             case TransferState.Skipped:
@@ -191,10 +231,9 @@ public sealed class LiveTransferReporter : ITransferReporter
         return $"{name} [{bar}] {Units.Bytes(row.Completed)}/{Units.Bytes(row.Total)} {rateText} ETA {eta}";
     }
 
-    private sealed class Row(TransferPhase phase, Digest digest, long started)
+    private sealed class Row(string title, long started)
     {
-        public TransferPhase Phase { get; } = phase;
-        public Digest Digest { get; } = digest;
+        public string Title { get; } = title;
         public long Started { get; } = started;
         public long Finished { get; set; }
         public long Completed { get; set; }

@@ -48,10 +48,17 @@ public sealed class DiskArtifactBuilderIntegrationTests : IDisposable
         await File.WriteAllTextAsync(cloudConfig, "#cloud-config\nhostname: e2e\n");
         var options = Options(root) with { CloudConfigPath = cloudConfig };
 
-        var result = await new DiskArtifactBuilder(_runner).BuildAsync(options);
+        var progress = new ImageWrites();
+        var result = await new DiskArtifactBuilder(_runner, progress: progress).BuildAsync(options);
 
         Assert.Equal(options.OutputPath, result.OutputPath);
         Assert.Equal(new FileInfo(options.OutputPath).Length, result.DiskBytes);
+        // Every image the build writes is reported, each finished once, in the order they are made; the disk's own bytes match its allocation.
+        var finished = progress.Updates.Where(update => update.Done).ToList();
+        Assert.Equal(["active.img", "passive.img", "recovery.squashfs", Path.GetFileName(options.OutputPath)], finished.Select(update => update.Name));
+        Assert.All(finished, update => Assert.True(update.BytesWritten > 0, $"{update.Name} reported no bytes"));
+        Assert.Equal(result.AllocatedBytes, finished[^1].BytesWritten);
+        Assert.True(finished[0].BytesExpected > 0 && finished[^1].BytesExpected > 0, "the active image and the disk are measured against an expected size");
         // Nothing else is left beside the output: the work directory and temporaries are gone.
         Assert.Equal(["config.yaml", Path.GetFileName(options.OutputPath), "rootfs"], Directory.EnumerateFileSystemEntries(_temp.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
 
@@ -219,5 +226,20 @@ public sealed class DiskArtifactBuilderIntegrationTests : IDisposable
     {
         await using var stream = File.OpenRead(path);
         return Convert.ToHexString(await SHA256.HashDataAsync(stream));
+    }
+
+    private sealed class ImageWrites : IProgress<ImageWriteUpdate>
+    {
+        private readonly Lock _lock = new();
+
+        public List<ImageWriteUpdate> Updates { get; } = [];
+
+        public void Report(ImageWriteUpdate value)
+        {
+            lock (_lock)
+            {
+                Updates.Add(value);
+            }
+        }
     }
 }
