@@ -7,22 +7,26 @@ namespace Basalt.Platform;
 
 /// <summary>
 /// A long-running program (a VM, a registry, a server) that Basalt starts, talks to and always stops:
-/// its output is copied line by line to a log and to listeners; disposing kills the whole tree.
+/// its output is copied line by line to a log and to listeners; disposing kills the whole tree. It can be restarted
+/// (<see cref="RestartAsync"/>): the output goes on in the same buffer and log, and waiters see one program.
 /// </summary>
 public sealed class BackgroundProcess : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly ProcessStartInfo _startInfo;
     private readonly ILogger _logger;
     private readonly StreamWriter? _log;
     private readonly Lock _gate = new();
     private readonly StringBuilder _output = new();
     private readonly List<Action<string>> _listeners = [];
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Task _pumps;
+    private Process _process;
+    private Task _pumps;
+    private bool _restarting;
 
-    private BackgroundProcess(Process process, string commandLine, string? logPath, ILogger logger)
+    private BackgroundProcess(Process process, ProcessStartInfo startInfo, string commandLine, string? logPath, ILogger logger)
     {
         _process = process;
+        _startInfo = startInfo;
         CommandLine = commandLine;
         _logger = logger;
         if (logPath is not null)
@@ -30,18 +34,17 @@ public sealed class BackgroundProcess : IAsyncDisposable
             _log = new StreamWriter(new FileStream(logPath, FileMode.Create, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
         }
 
-        _pumps = Task.WhenAll(Pump(process.StandardOutput), Pump(process.StandardError))
-            .ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-        _ = WatchExitAsync();
+        _pumps = PumpAll(process);
+        _ = WatchExitAsync(process);
     }
 
     public string CommandLine { get; }
 
-    public int ProcessId => _process.Id;
+    public int ProcessId => CurrentProcess.Id;
 
     public bool HasExited => _exited.Task.IsCompleted;
 
-    public int? ExitCode => HasExited ? _process.ExitCode : null;
+    public int? ExitCode => HasExited ? CurrentProcess.ExitCode : null;
 
     /// <summary>Everything the program printed so far (stdout and stderr interleaved by line).</summary>
     public string Output
@@ -66,14 +69,86 @@ public sealed class BackgroundProcess : IAsyncDisposable
         logger.LogDebug("start: {CommandLine}", invocation.CommandLine);
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
         process.Start();
-        return new BackgroundProcess(process, invocation.CommandLine, logPath, logger);
+        return new BackgroundProcess(process, startInfo, invocation.CommandLine, logPath, logger);
+    }
+
+    /// <summary>
+    /// Kills the program and starts it again with the same command line (for a VM: a power cycle). The output goes on
+    /// in the same buffer and log after <paramref name="note"/>, and a wait in progress goes on too: it does not end
+    /// because the old program exited.
+    /// </summary>
+    public async Task RestartAsync(string note, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(note);
+        Process old;
+        Task oldPumps;
+        lock (_gate)
+        {
+            if (_exited.Task.IsCompleted)
+            {
+                throw new InvalidOperationException($"'{CommandLine}' has already stopped; it is not restarted");
+            }
+
+            _restarting = true;
+            old = _process;
+            oldPumps = _pumps;
+        }
+
+        try
+        {
+            KillTree(old);
+            await old.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            await oldPumps.ConfigureAwait(false);
+            _logger.LogWarning("restart: {CommandLine} ({Note})", CommandLine, note);
+            Append("\n" + note + "\n");
+            var process = new Process { StartInfo = _startInfo, EnableRaisingEvents = true };
+            process.Start();
+            lock (_gate)
+            {
+                _process = process;
+                _pumps = PumpAll(process);
+            }
+
+            _ = WatchExitAsync(process);
+            old.Dispose();
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _restarting = false;
+            }
+        }
     }
 
     /// <summary>Writes text to the program's stdin (for a VM: typing on its serial console).</summary>
     public async Task SendAsync(string text, CancellationToken cancellationToken = default)
     {
-        await _process.StandardInput.WriteAsync(text.AsMemory(), cancellationToken).ConfigureAwait(false);
-        await _process.StandardInput.FlushAsync(cancellationToken).ConfigureAwait(false);
+        var input = CurrentProcess.StandardInput;
+        await input.WriteAsync(text.AsMemory(), cancellationToken).ConfigureAwait(false);
+        await input.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private Process CurrentProcess
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _process;
+            }
+        }
+    }
+
+    private Task CurrentPumps
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _pumps;
+            }
+        }
     }
 
     /// <summary>
@@ -116,7 +191,7 @@ public sealed class BackgroundProcess : IAsyncDisposable
             if (finished == _exited.Task)
             {
                 // The program may have printed the awaited line just before it exited: read what is left first.
-                await _pumps.ConfigureAwait(false);
+                await CurrentPumps.ConfigureAwait(false);
                 if (found.Task.IsCompleted)
                 {
                     return await found.Task.ConfigureAwait(false);
@@ -128,7 +203,7 @@ public sealed class BackgroundProcess : IAsyncDisposable
                 }
             }
 
-            var reason = finished == _exited.Task ? $"the program exited with code {_process.ExitCode}" : $"nothing matched within {timeout.TotalSeconds:0} s";
+            var reason = finished == _exited.Task ? $"the program exited with code {CurrentProcess.ExitCode}" : $"nothing matched within {timeout.TotalSeconds:0} s";
             throw new TimeoutException($"{reason} while waiting on '{CommandLine}'");
         }
         finally
@@ -169,42 +244,76 @@ public sealed class BackgroundProcess : IAsyncDisposable
         using var timer = new CancellationTokenSource(timeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timer.Token, cancellationToken);
         await _exited.Task.WaitAsync(linked.Token).ConfigureAwait(false);
-        await _pumps.ConfigureAwait(false);
-        return _process.ExitCode;
+        await CurrentPumps.ConfigureAwait(false);
+        return CurrentProcess.ExitCode;
     }
 
     /// <summary>Kills the program and its children at once (for a VM: pulling the power cord).</summary>
     public async Task KillAsync()
     {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
+        KillTree(CurrentProcess);
         await _exited.Task.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-        await _pumps.ConfigureAwait(false);
+        await CurrentPumps.ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
         await KillAsync().ConfigureAwait(false);
-        _process.Dispose();
+        CurrentProcess.Dispose();
         if (_log is not null)
         {
             await _log.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    private async Task WatchExitAsync()
+    private static void KillTree(Process process)
     {
-        await _process.WaitForExitAsync().ConfigureAwait(false);
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    private Task PumpAll(Process process) =>
+        Task.WhenAll(Pump(process.StandardOutput), Pump(process.StandardError))
+            .ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+
+    /// <summary>The program's end is the end only for the run still current: a run ended by a restart is not.</summary>
+    private async Task WatchExitAsync(Process process)
+    {
+        await process.WaitForExitAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            if (_restarting || !ReferenceEquals(process, _process))
+            {
+                return;
+            }
+        }
+
         _exited.TrySetResult();
+    }
+
+    /// <summary>Adds text of Basalt's own to the output, as if the program had printed it.</summary>
+    private void Append(string text)
+    {
+        Action<string>[] listeners;
+        lock (_gate)
+        {
+            _output.Append(text);
+            _log?.Write(text);
+            listeners = [.. _listeners];
+        }
+
+        foreach (var listener in listeners)
+        {
+            listener(text.TrimEnd('\n'));
+        }
     }
 
     private async Task Pump(StreamReader reader)

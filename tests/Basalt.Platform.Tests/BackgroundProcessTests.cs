@@ -36,6 +36,33 @@ public sealed class BackgroundProcessTests
     }
 
     [Fact]
+    public async Task A_restart_runs_the_program_again_in_the_same_output_and_a_wait_across_it_goes_on()
+    {
+        using var directory = new TempDirectory("bg");
+        var runs = directory.Combine("runs");
+        await using var process = BackgroundProcess.Start(
+            new ToolInvocation("sh", ["-c", $"echo x >> '{runs}'; echo \"run $(wc -l < '{runs}')\"; read line; echo \"got $line\"; sleep 60"]), _tools, directory.Combine("log"));
+        await process.WaitForLineAsync(line => line == "run 1", TimeSpan.FromSeconds(20));
+        var firstId = process.ProcessId;
+
+        // A wait begun before the restart ends with the new run's line, not with the old run's exit.
+        var waiting = process.WaitForLineAsync(line => line == "run 2", TimeSpan.FromSeconds(30), process.OutputLength);
+        await process.RestartAsync("restarted by the test");
+
+        Assert.Equal("run 2", await waiting);
+        Assert.False(process.HasExited);
+        Assert.NotEqual(firstId, process.ProcessId);
+        await process.SendAsync("hello\n");
+        await process.WaitForLineAsync(line => line == "got hello", TimeSpan.FromSeconds(20));
+        Assert.Matches("(?s)run 1\n.*restarted by the test\n.*run 2\n.*got hello", process.Output);
+        Assert.Contains("restarted by the test", await File.ReadAllTextAsync(directory.Combine("log")));
+
+        await process.KillAsync();
+        Assert.True(process.HasExited);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => process.RestartAsync("too late"));
+    }
+
+    [Fact]
     public async Task Output_after_an_offset_is_all_that_counts()
     {
         await using var process = BackgroundProcess.Start(new ToolInvocation("sh", ["-c", "echo marker; read _; echo marker; sleep 30"]), _tools);

@@ -7,11 +7,17 @@ namespace Basalt.Build.Vm;
 /// <summary>
 /// One running QEMU machine whose serial console is this process's to read and type on.
 /// Disposing always stops it. Killing it is a power cut: the disks keep what reached them.
+/// A guest that resets itself and then stays silent before its kernel starts (QEMU under TCG now and then hangs in
+/// the firmware or in GRUB after a warm reset) is power-cycled: QEMU starts again on the same disks, as a cold boot.
 /// </summary>
 public sealed partial class VirtualMachine : IAsyncDisposable
 {
+    private static readonly TimeSpan WatchInterval = TimeSpan.FromSeconds(5);
+
     private readonly BackgroundProcess _process;
     private readonly string _workDirectory;
+    private readonly CancellationTokenSource _stopWatching = new();
+    private readonly Task _watching;
     private int _commandCounter;
 
     private VirtualMachine(BackgroundProcess process, string workDirectory, VmSpec spec)
@@ -19,7 +25,13 @@ public sealed partial class VirtualMachine : IAsyncDisposable
         _process = process;
         _workDirectory = workDirectory;
         Spec = spec;
+        _watching = spec.ResetStallTimeout is { } stall && !spec.ExitOnReboot
+            ? WatchResetsAsync(stall, _stopWatching.Token)
+            : Task.CompletedTask;
     }
+
+    /// <summary>How many times the machine was power-cycled after a reset that stalled.</summary>
+    public int PowerCycles { get; private set; }
 
     public VmSpec Spec { get; }
 
@@ -156,9 +168,78 @@ public sealed partial class VirtualMachine : IAsyncDisposable
 
     public string WorkDirectory => _workDirectory;
 
-    public ValueTask DisposeAsync() => _process.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _stopWatching.CancelAsync().ConfigureAwait(false);
+        await _watching.ConfigureAwait(false);
+        _stopWatching.Dispose();
+        await _process.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Where the guest's last reset shows on the console, if its kernel has not started since: the offset to measure
+    /// a stall from, or -1 when the console holds no reset still waiting for its kernel.
+    /// </summary>
+    public static int PendingResetOffset(string console)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        var reset = ResetMarker().Matches(console).LastOrDefault();
+        if (reset is null)
+        {
+            return -1;
+        }
+
+        var after = reset.Index + reset.Length;
+        return KernelBanner().IsMatch(console, after) ? -1 : after;
+    }
+
+    private async Task WatchResetsAsync(TimeSpan stall, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var length = -1;
+            var silentSince = DateTimeOffset.UtcNow;
+            var interval = stall < WatchInterval * 4 ? stall / 4 : WatchInterval;
+            while (!_process.HasExited)
+            {
+                await Task.Delay(interval, cancellationToken).ConfigureAwait(false);
+                var now = ConsoleLength;
+                if (now != length)
+                {
+                    length = now;
+                    silentSince = DateTimeOffset.UtcNow;
+                    continue;
+                }
+
+                if (DateTimeOffset.UtcNow - silentSince < stall || PendingResetOffset(Console) < 0)
+                {
+                    continue;
+                }
+
+                PowerCycles++;
+                await _process.RestartAsync(
+                    $"basalt: no console output for {stall.TotalSeconds:0} s after the guest's reset and before its kernel started: power-cycling QEMU (cold boot {PowerCycles})",
+                    cancellationToken).ConfigureAwait(false);
+                silentSince = DateTimeOffset.UtcNow;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (InvalidOperationException)
+        {
+            // QEMU stopped on its own while the restart began: nothing is left to watch.
+        }
+    }
 
     private static string Tail(string text, int length) => text.Length <= length ? text : text[^length..];
+
+    /// <summary>What Linux prints as it resets the machine: reboot(2), SysRq 'b', or a panic's countdown.</summary>
+    [GeneratedRegex(@"reboot: Restarting system|sysrq: Resetting|Rebooting in \d+ seconds")]
+    private static partial Regex ResetMarker();
+
+    [GeneratedRegex(@"Linux version \d")]
+    private static partial Regex KernelBanner();
 
     [GeneratedRegex(@"login:\s*$")]
     private static partial Regex LoginPrompt();

@@ -33,4 +33,10 @@ public sealed record VmSpec
     public VmAccelerator Accelerator { get; init; } = VmAccelerator.Tcg;
     /// <summary>When true, a guest reboot ends QEMU instead of restarting the guest.</summary>
     public bool ExitOnReboot { get; init; }
+
+    /// <summary>
+    /// How long the console may stay silent after the guest resets itself, before its kernel starts, until QEMU is
+    /// power-cycled (<see cref="VirtualMachine"/>); null: never.
+    /// </summary>
+    public TimeSpan? ResetStallTimeout { get; init; } = TimeSpan.FromMinutes(3);
 }

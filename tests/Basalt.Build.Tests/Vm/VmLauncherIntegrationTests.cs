@@ -108,14 +108,6 @@ public sealed class VmLauncherIntegrationTests : IDisposable
         Assert.False(Directory.Exists(_temp.Combine("work")));
     }
 
-    /// <summary>Runs every tool for real but one, which is a script of the test's.</summary>
-    private sealed class StandInRunner(IToolRunner inner, string tool, string standIn) : IToolRunner
-    {
-        public string? Locate(string name) => name == tool ? standIn : inner.Locate(name);
-
-        public Task<ToolResult> RunAsync(ToolInvocation invocation, CancellationToken cancellationToken = default) => inner.RunAsync(invocation, cancellationToken);
-    }
-
     private static async Task<string> HashAsync(string path)
     {
         await using var stream = File.OpenRead(path);
