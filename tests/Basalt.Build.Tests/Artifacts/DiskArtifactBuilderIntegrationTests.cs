@@ -48,7 +48,7 @@ public sealed class DiskArtifactBuilderIntegrationTests : IDisposable
         await File.WriteAllTextAsync(cloudConfig, "#cloud-config\nhostname: e2e\n");
         var options = Options(root) with { CloudConfigPath = cloudConfig };
 
-        var progress = new ImageWrites();
+        var progress = new RecordingProgress<ImageWriteUpdate>();
         var result = await new DiskArtifactBuilder(_runner, progress: progress).BuildAsync(options);
 
         Assert.Equal(options.OutputPath, result.OutputPath);
@@ -226,20 +226,5 @@ public sealed class DiskArtifactBuilderIntegrationTests : IDisposable
     {
         await using var stream = File.OpenRead(path);
         return Convert.ToHexString(await SHA256.HashDataAsync(stream));
-    }
-
-    private sealed class ImageWrites : IProgress<ImageWriteUpdate>
-    {
-        private readonly Lock _lock = new();
-
-        public List<ImageWriteUpdate> Updates { get; } = [];
-
-        public void Report(ImageWriteUpdate value)
-        {
-            lock (_lock)
-            {
-                Updates.Add(value);
-            }
-        }
     }
 }

@@ -8,27 +8,12 @@ public sealed class ImageWriteWatcherTests
 {
     private const int MiB = 1024 * 1024;
 
-    private sealed class Recorder : IProgress<ImageWriteUpdate>
-    {
-        private readonly Lock _lock = new();
-
-        public List<ImageWriteUpdate> Updates { get; } = [];
-
-        public void Report(ImageWriteUpdate value)
-        {
-            lock (_lock)
-            {
-                Updates.Add(value);
-            }
-        }
-    }
-
     [Fact]
     public async Task The_growth_of_an_image_built_aside_is_reported_while_it_is_written_and_once_when_done()
     {
         using var temp = new TempDirectory("image-watch");
         var target = temp.Combine("active.img");
-        var recorder = new Recorder();
+        var recorder = new RecordingProgress<ImageWriteUpdate>();
 
         var result = await ImageWriteWatcher.WatchAsync(target, 4 * MiB, recorder, async () =>
         {
@@ -61,7 +46,7 @@ public sealed class ImageWriteWatcherTests
     public async Task A_failed_write_is_not_reported_as_done_and_its_error_comes_through()
     {
         using var temp = new TempDirectory("image-watch");
-        var recorder = new Recorder();
+        var recorder = new RecordingProgress<ImageWriteUpdate>();
 
         await Assert.ThrowsAsync<IOException>(() => ImageWriteWatcher.WatchAsync(temp.Combine("disk.raw"), 0, recorder, () => throw new IOException("no space left on device"), TimeSpan.FromMilliseconds(20)));
 
