@@ -25,10 +25,7 @@ public sealed class VirtualMachineResetTests : IDisposable
     public async Task A_guest_silent_after_its_reset_is_power_cycled_and_its_console_goes_on()
     {
         // QEMU's stand-in: the first run boots, resets and hangs silently as TCG sometimes does; the next boots to a prompt.
-        var bin = _temp.Combine("bin");
-        Directory.CreateDirectory(bin);
-        var qemu = Path.Combine(bin, QemuCommandLine.Binary);
-        await File.WriteAllTextAsync(qemu, """
+        var (qemu, disk) = await StandInAsync("""
             #!/bin/sh
             d=$(dirname "$0")
             n=$(cat "$d/runs" 2>/dev/null || echo 0)
@@ -40,10 +37,7 @@ public sealed class VirtualMachineResetTests : IDisposable
               printf 'Linux version 6.1 (boot %s)\nvm login: ' "$n"
             fi
             exec sleep 120
-            """.Replace("\r", string.Empty, StringComparison.Ordinal));
-        File.SetUnixFileMode(qemu, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var disk = _temp.Combine("disk.raw");
-        await File.WriteAllTextAsync(disk, "disk");
+            """);
         var spec = new VmSpec { Drives = [new VmDrive(disk)], Uefi = false, Network = false, ResetStallTimeout = TimeSpan.FromSeconds(1) };
 
         await using var vm = VirtualMachine.Start(spec, _temp.Combine("vm"), new StandInRunner(new ToolRunner(), QemuCommandLine.Binary, qemu));
@@ -61,13 +55,7 @@ public sealed class VirtualMachineResetTests : IDisposable
     [Fact]
     public async Task A_guest_that_boots_after_its_reset_is_left_alone()
     {
-        var bin = _temp.Combine("bin");
-        Directory.CreateDirectory(bin);
-        var qemu = Path.Combine(bin, QemuCommandLine.Binary);
-        await File.WriteAllTextAsync(qemu, "#!/bin/sh\nd=$(dirname \"$0\")\necho x >> \"$d/runs\"\nprintf 'reboot: Restarting system\\nLinux version 6.1\\nvm login: '\nexec sleep 120\n");
-        File.SetUnixFileMode(qemu, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var disk = _temp.Combine("disk.raw");
-        await File.WriteAllTextAsync(disk, "disk");
+        var (qemu, disk) = await StandInAsync("#!/bin/sh\nd=$(dirname \"$0\")\necho x >> \"$d/runs\"\nprintf 'reboot: Restarting system\\nLinux version 6.1\\nvm login: '\nexec sleep 120\n");
         var spec = new VmSpec { Drives = [new VmDrive(disk)], Uefi = false, Network = false, ResetStallTimeout = TimeSpan.FromMilliseconds(400) };
 
         await using (var vm = VirtualMachine.Start(spec, _temp.Combine("vm"), new StandInRunner(new ToolRunner(), QemuCommandLine.Binary, qemu)))
@@ -77,6 +65,19 @@ public sealed class VirtualMachineResetTests : IDisposable
             Assert.Equal(0, vm.PowerCycles);
         }
 
-        Assert.Single(await File.ReadAllLinesAsync(Path.Combine(bin, "runs")));
+        Assert.Single(await File.ReadAllLinesAsync(Path.Combine(Path.GetDirectoryName(qemu)!, "runs")));
+    }
+
+    /// <summary>QEMU's stand-in (<paramref name="script"/>, which counts its runs in <c>runs</c> beside it) and a disk for it to be given.</summary>
+    private async Task<(string Qemu, string Disk)> StandInAsync(string script)
+    {
+        var bin = _temp.Combine("bin");
+        Directory.CreateDirectory(bin);
+        var qemu = Path.Combine(bin, QemuCommandLine.Binary);
+        await File.WriteAllTextAsync(qemu, script.Replace("\r", string.Empty, StringComparison.Ordinal));
+        File.SetUnixFileMode(qemu, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var disk = _temp.Combine("disk.raw");
+        await File.WriteAllTextAsync(disk, "disk");
+        return (qemu, disk);
     }
 }
