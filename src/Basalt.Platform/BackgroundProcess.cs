@@ -94,6 +94,7 @@ public sealed class BackgroundProcess : IAsyncDisposable
             oldPumps = _pumps;
         }
 
+        var started = false;
         try
         {
             KillTree(old);
@@ -110,6 +111,7 @@ public sealed class BackgroundProcess : IAsyncDisposable
             }
 
             _ = WatchExitAsync(process);
+            started = true;
             old.Dispose();
         }
         finally
@@ -117,6 +119,12 @@ public sealed class BackgroundProcess : IAsyncDisposable
             lock (_gate)
             {
                 _restarting = false;
+            }
+
+            // A restart cut short (cancelled, or the program would not start again) leaves a program that has ended.
+            if (!started && old.HasExited)
+            {
+                _exited.TrySetResult();
             }
         }
     }

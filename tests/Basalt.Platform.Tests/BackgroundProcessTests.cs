@@ -63,6 +63,23 @@ public sealed class BackgroundProcessTests
     }
 
     [Fact]
+    public async Task A_restart_that_cannot_start_the_program_again_leaves_it_ended()
+    {
+        using var directory = new TempDirectory("bg");
+        var script = directory.Combine("once.sh");
+        // The program removes itself: the restart finds nothing to start.
+        await File.WriteAllTextAsync(script, "#!/bin/sh\nrm -f \"$0\"\necho started\nexec sleep 60\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await using var process = BackgroundProcess.Start(new ToolInvocation(script, []), _tools);
+        await process.WaitForLineAsync(line => line == "started", TimeSpan.FromSeconds(20));
+
+        await Assert.ThrowsAnyAsync<Exception>(() => process.RestartAsync("restarting a program that is gone"));
+
+        Assert.True(process.HasExited);
+        await process.WaitForExitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public async Task Output_after_an_offset_is_all_that_counts()
     {
         await using var process = BackgroundProcess.Start(new ToolInvocation("sh", ["-c", "echo marker; read _; echo marker; sleep 30"]), _tools);
