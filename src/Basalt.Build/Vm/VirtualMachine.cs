@@ -7,8 +7,9 @@ namespace Basalt.Build.Vm;
 /// <summary>
 /// One running QEMU machine whose serial console is this process's to read and type on.
 /// Disposing always stops it. Killing it is a power cut: the disks keep what reached them.
-/// A guest that resets itself and then stays silent before its kernel starts (QEMU under TCG now and then hangs in
-/// the firmware or in GRUB after a warm reset) is power-cycled: QEMU starts again on the same disks, as a cold boot.
+/// A guest that resets itself and then stays silent before its kernel starts (QEMU under TCG now and then hangs after
+/// a warm reset, before the firmware prints anything) is power-cycled: QEMU starts again on the same disks, as a cold
+/// boot. A stall that comes back after cold boots is the guest's own, and is left to whoever waits on the console.
 /// </summary>
 public sealed partial class VirtualMachine : IAsyncDisposable
 {
