@@ -56,9 +56,11 @@ public sealed class DemoOsTree
     /// <summary>The stamp of the cached tree <paramref name="tree"/> (see <see cref="Stamp"/>); null when it has none.</summary>
     public static string? ReadStamp(string tree)
     {
-        var path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tree))!, StampName);
+        var path = StampPath(tree);
         return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
     }
+
+    private static string StampPath(string tree) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tree))!, StampName);
 
     /// <summary>Holds the demo's cache for this process; another demo run waits for it (up to <paramref name="patience"/>).</summary>
     public static async Task<FileStream> LockAsync(string cacheDirectory, TimeSpan patience, CancellationToken cancellationToken)
@@ -95,7 +97,7 @@ public sealed class DemoOsTree
     {
         ArgumentException.ThrowIfNullOrEmpty(target);
         var parent = Path.GetDirectoryName(target)!;
-        var stampPath = Path.Combine(parent, StampName);
+        var stampPath = StampPath(target);
         var stamp = Stamp(basaltBinary, rootPassword);
         if (IsOsTree(target) && ReadStamp(target) == stamp)
         {

@@ -177,21 +177,12 @@ public sealed partial class VirtualMachine : IAsyncDisposable
         await _process.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Where the guest's last reset shows on the console, if its kernel has not started since: the offset to measure
-    /// a stall from, or -1 when the console holds no reset still waiting for its kernel.
-    /// </summary>
-    public static int PendingResetOffset(string console)
+    /// <summary>Whether the console's last reset of the guest has not yet been followed by its kernel's start.</summary>
+    public static bool HasPendingReset(string console)
     {
         ArgumentNullException.ThrowIfNull(console);
         var reset = ResetMarker().Matches(console).LastOrDefault();
-        if (reset is null)
-        {
-            return -1;
-        }
-
-        var after = reset.Index + reset.Length;
-        return KernelBanner().IsMatch(console, after) ? -1 : after;
+        return reset is not null && !KernelBanner().IsMatch(console, reset.Index + reset.Length);
     }
 
     private async Task WatchResetsAsync(TimeSpan stall, CancellationToken cancellationToken)
@@ -212,7 +203,7 @@ public sealed partial class VirtualMachine : IAsyncDisposable
                     continue;
                 }
 
-                if (DateTimeOffset.UtcNow - silentSince < stall || PendingResetOffset(Console) < 0)
+                if (DateTimeOffset.UtcNow - silentSince < stall || !HasPendingReset(Console))
                 {
                     continue;
                 }

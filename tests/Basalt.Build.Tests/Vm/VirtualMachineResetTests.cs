@@ -19,7 +19,7 @@ public sealed class VirtualMachineResetTests : IDisposable
     [InlineData("Linux version 6.1\nvm login: root\n# basalt upgrade\n", false)]
     [InlineData("Linux version 6.1\nreboot: Power down\n", false)]
     public void A_reset_is_pending_until_the_next_kernel_starts(string console, bool pending) =>
-        Assert.Equal(pending, VirtualMachine.PendingResetOffset(console) >= 0);
+        Assert.Equal(pending, VirtualMachine.HasPendingReset(console));
 
     [Fact]
     public async Task A_guest_silent_after_its_reset_is_power_cycled_and_its_console_goes_on()
