@@ -19,13 +19,15 @@ public sealed class GoodBootMarker
     private readonly NodePaths _paths;
     private readonly ILifecycleHistory _history;
     private readonly TimeProvider _clock;
+    private readonly IJournalCheckpoint _checkpoint;
 
-    public GoodBootMarker(NodePaths paths, ILifecycleHistory? history = null, TimeProvider? clock = null)
+    public GoodBootMarker(NodePaths paths, ILifecycleHistory? history = null, TimeProvider? clock = null, IJournalCheckpoint? checkpoint = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
         _paths = paths;
         _history = history ?? new FileLifecycleHistory(paths.History);
         _clock = clock ?? TimeProvider.System;
+        _checkpoint = checkpoint ?? new JournalCheckpoint();
     }
 
     /// <summary>The grubenv this marker edits (<see cref="NodePaths.GrubEnvironment"/> unless given).</summary>
@@ -98,7 +100,7 @@ public sealed class GoodBootMarker
         }
 
         GoodBootPlanner.Apply(plan, environment);
-        environment.Save(grubenvPath);
+        environment.SaveForBoot(grubenvPath, _checkpoint);
         return new GoodBootResult(plan, grubenvPath, warnings);
     }
 }

@@ -1,6 +1,7 @@
 using Basalt.Agent.Node;
 using Basalt.Boot;
 using Basalt.Boot.Grub;
+using Basalt.Platform;
 
 namespace Basalt.Agent.Assessment;
 
@@ -11,11 +12,13 @@ namespace Basalt.Agent.Assessment;
 public sealed class NodeBootEntries
 {
     private readonly NodePaths _paths;
+    private readonly IJournalCheckpoint _checkpoint;
 
-    public NodeBootEntries(NodePaths paths)
+    public NodeBootEntries(NodePaths paths, IJournalCheckpoint? checkpoint = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
         _paths = paths;
+        _checkpoint = checkpoint ?? new JournalCheckpoint();
     }
 
     /// <summary>The entries of the Basalt menu, in menu order.</summary>
@@ -44,7 +47,7 @@ public sealed class NodeBootEntries
 
         var environment = Load();
         environment.Set(GrubEnvironmentKeys.NextEntry, entry);
-        environment.Save(_paths.GrubEnvironment);
+        environment.SaveForBoot(_paths.GrubEnvironment, _checkpoint);
         return List();
     }
 

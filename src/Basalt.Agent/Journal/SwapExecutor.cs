@@ -92,8 +92,9 @@ public sealed class SwapExecutor
     private readonly ILifecycleHistory _history;
     private readonly SwapHooks _hooks;
     private readonly ILogger _logger;
+    private readonly IJournalCheckpoint _checkpoint;
 
-    public SwapExecutor(NodePaths paths, SlotImageFiles images, ISlotRecords slots, ILifecycleHistory history, SwapHooks? hooks = null, ILogger? logger = null)
+    public SwapExecutor(NodePaths paths, SlotImageFiles images, ISlotRecords slots, ILifecycleHistory history, SwapHooks? hooks = null, ILogger? logger = null, IJournalCheckpoint? checkpoint = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(images);
@@ -106,6 +107,7 @@ public sealed class SwapExecutor
         _history = history;
         _hooks = hooks ?? SwapHooks.None;
         _logger = logger ?? NullLogger.Instance;
+        _checkpoint = checkpoint ?? new JournalCheckpoint();
     }
 
     public SwapJournalStore Journal => _journal;
@@ -145,6 +147,11 @@ public sealed class SwapExecutor
             cancellationToken.ThrowIfCancellationRequested();
             journal = Enter(journal, step);
             await RunAsync(journal, step, cancellationToken).ConfigureAwait(false);
+
+            // GRUB reads COS_STATE without replaying its journal. Before the next step can free blocks (the retired
+            // passive, a replaced menu) and new files reuse them, the names GRUB follows must point, on the disk
+            // itself, at what they point at now; else a power cut leaves it loop-mounting a slots file as active.img.
+            _checkpoint.Checkpoint(_paths.StateMount);
             Leave(step);
         }
 
@@ -198,11 +205,12 @@ public sealed class SwapExecutor
         {
             var environment = GrubEnvironment.Load(_paths.GrubEnvironment);
             BootAssessment.MarkGood(environment);
-            environment.Save(_paths.GrubEnvironment);
+            environment.SaveForBoot(_paths.GrubEnvironment, _checkpoint);
         }
 
         await AppendHistoryOnceAsync(journal, outcome, reason, cancellationToken).ConfigureAwait(false);
         _journal.Delete();
+        _checkpoint.Checkpoint(_paths.StateMount);
     }
 
     /// <summary>Deletes <c>transition.img</c> and the temporary files a build of it may have left.</summary>
@@ -276,7 +284,7 @@ public sealed class SwapExecutor
         var environment = File.Exists(_paths.GrubEnvironment) ? GrubEnvironment.Load(_paths.GrubEnvironment) : GrubEnvironment.Create();
         BootAssessment.Arm(environment, journal.BootTries);
         Directory.CreateDirectory(Path.GetDirectoryName(_paths.GrubEnvironment)!);
-        environment.Save(_paths.GrubEnvironment);
+        environment.SaveForBoot(_paths.GrubEnvironment, _checkpoint);
     }
 
     private void Exchange(SwapJournal journal)
@@ -316,7 +324,7 @@ public sealed class SwapExecutor
         {
             var environment = GrubEnvironment.Load(_paths.GrubEnvironment);
             BootAssessment.MarkGood(environment);
-            environment.Save(_paths.GrubEnvironment);
+            environment.SaveForBoot(_paths.GrubEnvironment, _checkpoint);
         }
     }
 

@@ -47,9 +47,10 @@ public sealed class RecoveryUpgradeService
     private readonly ILifecycleHistory _history;
     private readonly Func<string, FileSystemSpace> _space;
     private readonly TimeProvider _clock;
+    private readonly IJournalCheckpoint _checkpoint;
 
     /// <param name="paths">The node; <see cref="NodePaths.RecoveryMount"/> must be where COS_RECOVERY is reachable read-write (<see cref="RecoveryPartitionAccess"/>).</param>
-    public RecoveryUpgradeService(NodePaths paths, ImageService images, IToolRunner runner, SlotStore slots, ILifecycleHistory history, Func<string, FileSystemSpace>? space = null, TimeProvider? clock = null)
+    public RecoveryUpgradeService(NodePaths paths, ImageService images, IToolRunner runner, SlotStore slots, ILifecycleHistory history, Func<string, FileSystemSpace>? space = null, TimeProvider? clock = null, IJournalCheckpoint? checkpoint = null)
     {
         _paths = paths ?? throw new ArgumentNullException(nameof(paths));
         _images = images ?? throw new ArgumentNullException(nameof(images));
@@ -58,6 +59,7 @@ public sealed class RecoveryUpgradeService
         _history = history ?? throw new ArgumentNullException(nameof(history));
         _space = space ?? Posix.GetSpace;
         _clock = clock ?? TimeProvider.System;
+        _checkpoint = checkpoint ?? new JournalCheckpoint();
     }
 
     /// <summary>Where the image is unpacked and squashed, on COS_PERSISTENT.</summary>
@@ -133,6 +135,10 @@ public sealed class RecoveryUpgradeService
                 File.Delete(_paths.RecoveryImage);
                 Posix.SyncParent(_paths.RecoveryImage);
             }
+
+            // GRUB loop-mounts the recovery image without replaying COS_RECOVERY's journal: the name must reach the
+            // disk itself before the old image's freed blocks can be reused.
+            _checkpoint.Checkpoint(cos);
 
             var now = _clock.GetUtcNow();
             if (File.Exists(_slots.Path))

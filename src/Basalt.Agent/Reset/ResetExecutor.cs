@@ -29,8 +29,9 @@ public sealed class ResetExecutor
     private readonly Func<string, ILifecycleHistory> _historyAt;
     private readonly RunningSystemProbe _probe;
     private readonly ILogger _logger;
+    private readonly IJournalCheckpoint _checkpoint;
 
-    public ResetExecutor(IToolRunner runner, LifecycleStages stages, Func<string, ILifecycleHistory> historyAt, RunningSystemProbe probe, ILogger? logger = null)
+    public ResetExecutor(IToolRunner runner, LifecycleStages stages, Func<string, ILifecycleHistory> historyAt, RunningSystemProbe probe, ILogger? logger = null, IJournalCheckpoint? checkpoint = null)
     {
         ArgumentNullException.ThrowIfNull(runner);
         ArgumentNullException.ThrowIfNull(stages);
@@ -41,6 +42,7 @@ public sealed class ResetExecutor
         _historyAt = historyAt;
         _probe = probe;
         _logger = logger ?? NullLogger.Instance;
+        _checkpoint = checkpoint ?? new JournalCheckpoint();
     }
 
     public async Task<ResetResult> ExecuteAsync(ResetPlan plan, CancellationToken cancellationToken = default)
@@ -89,7 +91,7 @@ public sealed class ResetExecutor
             {
                 var environment = Basalt.Boot.Grub.GrubEnvironment.Load(grubenv);
                 BootAssessment.MarkGood(environment);
-                environment.Save(grubenv);
+                environment.SaveForBoot(grubenv, _checkpoint);
             }
 
             await RecordAsync(plan, work, cancellationToken).ConfigureAwait(false);

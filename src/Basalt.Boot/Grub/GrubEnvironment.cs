@@ -240,6 +240,18 @@ public sealed class GrubEnvironment
         AtomicFile.WriteAllBytes(path, ToBytes());
     }
 
+    /// <summary>
+    /// Saves a node's block where GRUB reads it at the next boot. GRUB does not replay the partition's journal, and
+    /// after a power cut the name could still point at the replaced block's sectors (which <c>save_env</c> would then
+    /// write into, whatever file they belong to by then): the journal is written out before this returns.
+    /// </summary>
+    public void SaveForBoot(string path, IJournalCheckpoint checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        Save(path);
+        checkpoint.Checkpoint(Path.GetDirectoryName(Path.GetFullPath(path))!);
+    }
+
     private static int EncodedLength(IEnumerable<Line> lines)
     {
         var length = Header.Length;

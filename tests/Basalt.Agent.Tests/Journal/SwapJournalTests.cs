@@ -92,3 +92,92 @@ public sealed class SwapJournalTests
         Assert.Empty(await node.History.ReadAsync());
     }
 }
+
+/// <summary>
+/// GRUB reads COS_STATE and COS_OEM without replaying their journals: every step of a swap must reach the disk itself
+/// before the next step can free blocks that the names GRUB follows still point at.
+/// </summary>
+public sealed class SwapCheckpointTests
+{
+    [Fact]
+    public async Task Each_step_is_checkpointed_before_the_next_runs_and_the_exchange_is_on_disk_before_the_retired_image_is_freed()
+    {
+        using var node = new FakeNode();
+        var events = new List<string>();
+        var views = new List<(string Path, ulong Active, ulong Passive)>();
+        var checkpoint = new RecordingCheckpoint(path =>
+        {
+            events.Add($"checkpoint {path}");
+            views.Add((path, Posix.GetStatus(node.Paths.ActiveImage).Inode, Posix.GetStatus(node.Paths.PassiveImage).Inode));
+        });
+        var hooks = new SwapHooks
+        {
+            BeforeStep = step => events.Add($"run {step}"),
+            AfterStep = step => events.Add($"done {step}"),
+        };
+        var executor = new SwapExecutor(node.Paths, new SlotImageFiles(node.Tools), node.Slots, node.History, hooks, checkpoint: checkpoint);
+        var oldActive = Posix.GetStatus(node.Paths.ActiveImage).Inode;
+        FakeNode.WriteImage(node.Paths.TransitionImage, SlotLabels.Active, "N");
+        var transition = Posix.GetStatus(node.Paths.TransitionImage).Inode;
+        var journal = new SwapJournal
+        {
+            Operation = LifecycleOperations.Upgrade,
+            Step = SwapStep.Arming,
+            StartedAt = DateTimeOffset.UnixEpoch,
+            TransitionInode = transition,
+            NewActive = new JournalSlot("registry.example/os:v2", "sha256:22", null, DateTimeOffset.UnixEpoch),
+            BootTries = 3,
+        };
+
+        await executor.CompleteAsync(journal);
+
+        var oem = Path.GetDirectoryName(Path.GetFullPath(node.Paths.GrubEnvironment))!;
+        var state = node.Paths.StateMount;
+        Assert.Equal(
+            [
+                "run Arming", $"checkpoint {oem}", $"checkpoint {state}", "done Arming",
+                "run Exchanging", $"checkpoint {state}", "done Exchanging",
+                "run Relabeling", $"checkpoint {state}", "done Relabeling",
+                "run Retiring", $"checkpoint {state}", "done Retiring",
+                "run Finishing", $"checkpoint {state}", "done Finishing",
+                "run RecordingSlots", $"checkpoint {state}", "done RecordingSlots",
+                "run RecordingHistory", $"checkpoint {state}", "done RecordingHistory",
+            ],
+            events);
+
+        // What a journal-blind reader sees once the exchange is checkpointed: the new image as active, the old one at
+        // transition.img until the retire step renames it over passive.img and frees the old passive.
+        var afterExchange = views[2];
+        Assert.Equal(transition, afterExchange.Active);
+        var afterRetire = views[4];
+        Assert.Equal((transition, oldActive), (afterRetire.Active, afterRetire.Passive));
+    }
+
+    [Fact]
+    public async Task Undoing_a_prepared_upgrade_checkpoints_the_disarmed_grubenv_and_the_state_partition()
+    {
+        using var node = new FakeNode();
+        var checkpoints = new List<string>();
+        var executor = new SwapExecutor(node.Paths, new SlotImageFiles(node.Tools), node.Slots, node.History, checkpoint: new RecordingCheckpoint(checkpoints.Add));
+        var journal = new SwapJournal
+        {
+            Operation = LifecycleOperations.Upgrade,
+            Step = SwapStep.Arming,
+            StartedAt = DateTimeOffset.UnixEpoch,
+            NewActive = new JournalSlot("registry.example/os:v2", "sha256:22", null, DateTimeOffset.UnixEpoch),
+        };
+
+        await executor.UndoPreparationAsync(journal, LifecycleOperations.RolledBack, "test");
+
+        Assert.Equal([Path.GetDirectoryName(Path.GetFullPath(node.Paths.GrubEnvironment))!, node.Paths.StateMount], checkpoints);
+    }
+
+    private sealed class RecordingCheckpoint(Action<string> record) : IJournalCheckpoint
+    {
+        public JournalCheckpointOutcome Checkpoint(string path)
+        {
+            record(path);
+            return JournalCheckpointOutcome.Written;
+        }
+    }
+}
