@@ -3,6 +3,7 @@ using Basalt.Agent.History;
 using Basalt.Agent.Slots;
 using Basalt.Boot;
 using Basalt.Boot.Grub;
+using Basalt.Testing;
 
 namespace Basalt.Agent.Tests.Assessment;
 
@@ -44,6 +45,18 @@ public sealed class GoodBootMarkerTests
         // The mounter failed on active and sent the next boot to passive, nothing armed.
         { SlotNames.Passive, [GrubEnvironmentKeys.LastFailure, "require-image: /cOS/active.img is missing"], LifecycleOperations.Fallback, false, [] },
     };
+
+    [Fact]
+    public async Task The_reset_counters_are_checkpointed_on_their_partition_so_GRUB_never_counts_a_good_boot_again()
+    {
+        using var node = new TestNode().Booted(SlotNames.Active).WithSlots(V3, V2);
+        node.WithGrubenv((Active, "2"), (Passive, "3"), (LastEntry, "cos"));
+        var checkpoint = new RecordingJournalCheckpoint(_ => Assert.Null(GrubEnvironment.Load(node.Paths.GrubEnvironment).Get(Active)));
+
+        await new GoodBootMarker(node.Paths, clock: new FixedClock(Now), checkpoint: checkpoint).MarkGoodAsync();
+
+        Assert.Equal([Path.GetDirectoryName(Path.GetFullPath(node.Paths.GrubEnvironment))!], checkpoint.Paths);
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]

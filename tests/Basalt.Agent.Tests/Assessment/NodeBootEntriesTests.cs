@@ -1,5 +1,6 @@
 using Basalt.Agent.Assessment;
 using Basalt.Boot.Grub;
+using Basalt.Testing;
 
 namespace Basalt.Agent.Tests.Assessment;
 
@@ -18,6 +19,17 @@ public sealed class NodeBootEntriesTests
         Assert.Equal("recovery", after.Get(GrubEnvironmentKeys.NextEntry));
         Assert.Equal("quiet", after.Get(GrubEnvironmentKeys.ExtraCmdline));
         Assert.Equal("2", after.Get(GrubEnvironmentKeys.ActiveTriesLeft));
+    }
+
+    [Fact]
+    public void The_choice_is_checkpointed_on_its_partition_so_GRUB_finds_it_after_a_power_cut()
+    {
+        using var node = new TestNode().WithGrubenv();
+        var checkpoint = new RecordingJournalCheckpoint();
+
+        new NodeBootEntries(node.Paths, checkpoint).SelectNext(GrubMenu.RecoveryEntry);
+
+        Assert.Equal([Path.GetDirectoryName(Path.GetFullPath(node.Paths.GrubEnvironment))!], checkpoint.Paths);
     }
 
     [Fact]

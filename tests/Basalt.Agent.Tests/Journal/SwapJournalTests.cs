@@ -3,6 +3,7 @@ using Basalt.Agent.Journal;
 using Basalt.Agent.Tests.Upgrade;
 using Basalt.Agent.Upgrade;
 using Basalt.Platform;
+using Basalt.Testing;
 
 namespace Basalt.Agent.Tests.Journal;
 
@@ -105,7 +106,7 @@ public sealed class SwapCheckpointTests
         using var node = new FakeNode();
         var events = new List<string>();
         var views = new List<(string Path, ulong Active, ulong Passive)>();
-        var checkpoint = new RecordingCheckpoint(path =>
+        var checkpoint = new RecordingJournalCheckpoint(path =>
         {
             events.Add($"checkpoint {path}");
             views.Add((path, Posix.GetStatus(node.Paths.ActiveImage).Inode, Posix.GetStatus(node.Paths.PassiveImage).Inode));
@@ -157,8 +158,8 @@ public sealed class SwapCheckpointTests
     public async Task Undoing_a_prepared_upgrade_checkpoints_the_disarmed_grubenv_and_the_state_partition()
     {
         using var node = new FakeNode();
-        var checkpoints = new List<string>();
-        var executor = new SwapExecutor(node.Paths, new SlotImageFiles(node.Tools), node.Slots, node.History, checkpoint: new RecordingCheckpoint(checkpoints.Add));
+        var checkpoints = new RecordingJournalCheckpoint();
+        var executor = new SwapExecutor(node.Paths, new SlotImageFiles(node.Tools), node.Slots, node.History, checkpoint: checkpoints);
         var journal = new SwapJournal
         {
             Operation = LifecycleOperations.Upgrade,
@@ -169,15 +170,6 @@ public sealed class SwapCheckpointTests
 
         await executor.UndoPreparationAsync(journal, LifecycleOperations.RolledBack, "test");
 
-        Assert.Equal([Path.GetDirectoryName(Path.GetFullPath(node.Paths.GrubEnvironment))!, node.Paths.StateMount], checkpoints);
-    }
-
-    private sealed class RecordingCheckpoint(Action<string> record) : IJournalCheckpoint
-    {
-        public JournalCheckpointOutcome Checkpoint(string path)
-        {
-            record(path);
-            return JournalCheckpointOutcome.Written;
-        }
+        Assert.Equal([Path.GetDirectoryName(Path.GetFullPath(node.Paths.GrubEnvironment))!, node.Paths.StateMount], checkpoints.Paths);
     }
 }

@@ -16,13 +16,14 @@ namespace Basalt.Agent.Tests.Recovery;
 [Trait(Tiers.Key, Tiers.Integration)]
 public sealed class RecoveryUpgradeTests
 {
-    private static RecoveryUpgradeService Service(FakeNode node, RegistryClient registry, Func<string, FileSystemSpace>? space = null) => new(
+    private static RecoveryUpgradeService Service(FakeNode node, RegistryClient registry, Func<string, FileSystemSpace>? space = null, IJournalCheckpoint? checkpoint = null) => new(
         node.Paths,
         new ImageService(new BlobStore(node.Paths.BlobStore), registry),
         new ToolRunner(),
         new SlotStore(node.Paths.SlotsFile),
         node.History,
-        space);
+        space,
+        checkpoint: checkpoint);
 
     private static string MakeTree(FakeNode node, string version)
     {
@@ -49,10 +50,12 @@ public sealed class RecoveryUpgradeTests
         await File.WriteAllTextAsync(node.Paths.RecoverySquashfs, "the old recovery image");
         await new SlotStore(node.Paths.SlotsFile).WriteAsync(SlotTable.From([new SlotInfo(SlotNames.Active, "os:v1", "sha256:" + new string('a', 64), null, DateTimeOffset.UnixEpoch)]));
         var source = MakeTree(node, "R2");
+        var checkpoint = new RecordingJournalCheckpoint(_ => Assert.Equal("R2", ReadFromSquashfs(node.Paths.RecoverySquashfs, "etc/version").GetAwaiter().GetResult()));
 
-        var result = await Service(node, registry).UpgradeAsync(source);
+        var result = await Service(node, registry, checkpoint: checkpoint).UpgradeAsync(source);
 
         Assert.True(result.Changed);
+        Assert.Equal([Path.GetDirectoryName(node.Paths.RecoverySquashfs)!], checkpoint.Paths);
         Assert.Equal("R2", await ReadFromSquashfs(node.Paths.RecoverySquashfs, "etc/version"));
         Assert.Equal(new FileInfo(node.Paths.RecoverySquashfs).Length, result.ImageBytes);
         var slots = await new SlotStore(node.Paths.SlotsFile).ReadAsync();
