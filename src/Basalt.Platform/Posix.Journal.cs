@@ -54,7 +54,15 @@ public static partial class Posix
     /// The filesystem that holds <c>/</c> is left alone: on a node it is the read-only image, never a boot partition, and
     /// on a build host flushing (or freezing) the root's journal would stall every writer on the machine.
     /// </remarks>
-    public static JournalCheckpointOutcome CheckpointJournal(string path)
+    public static JournalCheckpointOutcome CheckpointJournal(string path) => CheckpointJournal(path, freeze: false);
+
+    /// <summary>
+    /// <see cref="CheckpointJournal(string)"/> the way kernels before 5.13 allow: a freeze, which writes the journal out,
+    /// and a thaw at once. Writers on the filesystem wait for the length of it.
+    /// </summary>
+    public static JournalCheckpointOutcome CheckpointJournalByFreezing(string path) => CheckpointJournal(path, freeze: true);
+
+    private static JournalCheckpointOutcome CheckpointJournal(string path, bool freeze)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (GetStatus(Path.GetFullPath(path)).Device == GetStatus("/").Device)
@@ -73,6 +81,12 @@ public static partial class Posix
             if (FileSystemMagic(fd, path) != ExtSuperMagic)
             {
                 return JournalCheckpointOutcome.NotExt;
+            }
+
+            if (freeze)
+            {
+                FreezeAndThaw(fd, path);
+                return JournalCheckpointOutcome.Written;
             }
 
             uint flags = 0;

@@ -11,8 +11,10 @@ public sealed class JournalCheckpointTests
 {
     private readonly ToolRunner _runner = new();
 
-    [Fact]
-    public async Task A_replaced_file_reaches_the_disk_itself_only_with_the_checkpoint()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_replaced_file_reaches_the_disk_itself_only_with_the_checkpoint(bool byFreezing)
     {
         RequireTools();
         using var directory = new TempDirectory("journal-checkpoint");
@@ -31,7 +33,7 @@ public sealed class JournalCheckpointTests
             // fsync put the rename in the journal only: a journal-blind reader still finds the old file.
             Assert.Equal("menu v1\n", await ReadWithoutJournalAsync(image, "/grub.cfg"));
 
-            Assert.Equal(JournalCheckpointOutcome.Written, Posix.CheckpointJournal(mount));
+            Assert.Equal(JournalCheckpointOutcome.Written, byFreezing ? Posix.CheckpointJournalByFreezing(mount) : Posix.CheckpointJournal(mount));
             Assert.Equal("menu v2\n", await ReadWithoutJournalAsync(image, "/grub.cfg"));
             Assert.Equal(JournalCheckpointOutcome.Written, new JournalCheckpoint().Checkpoint(Path.Combine(mount, "grub.cfg")));
         }
@@ -73,6 +75,7 @@ public sealed class JournalCheckpointTests
 
         // The running system's root filesystem is never flushed or frozen, whatever it is.
         Assert.Equal(JournalCheckpointOutcome.RunningRoot, Posix.CheckpointJournal("/"));
+        Assert.Equal(JournalCheckpointOutcome.RunningRoot, Posix.CheckpointJournalByFreezing(directory.Path));
         Assert.Throws<HostCallException>(() => Posix.CheckpointJournal(directory.Combine("plain", "missing")));
     }
 
