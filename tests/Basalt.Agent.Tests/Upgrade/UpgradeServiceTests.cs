@@ -293,6 +293,37 @@ public sealed class UpgradeServiceTests
         node.AssertBootable(["T"], ["A"]);
     }
 
+    public static TheoryData<SwapStep> StepsRecoveryCarriesOut() => new(Enum.GetValues<SwapStep>().Where(step => step >= SwapStep.Arming));
+
+    [Theory]
+    [MemberData(nameof(StepsRecoveryCarriesOut))]
+    public async Task A_cut_while_recovery_completes_an_upgrade_is_completed_by_the_next_recovery(SwapStep step)
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        var source = MakeTree(node, "T");
+        await Assert.ThrowsAsync<PowerCutException>(() => Service(node, registry, PowerCuts.Before(SwapStep.Arming)).UpgradeAsync(new UpgradeRequest(source)));
+        var cutAgain = new SwapExecutor(node.Paths, new SlotImageFiles(node.Tools), node.Slots, node.History, PowerCuts.After(step));
+
+        await Assert.ThrowsAsync<PowerCutException>(() => cutAgain.RecoverAsync());
+
+        node.AssertBootable(["A", "T"], ["P", "A"]);
+        Assert.True(File.Exists(node.Paths.Journal));
+        // The boot after the second cut: once exchanged, the new image is what the menu booted and the upgrade is
+        // completed; cut before that, the old active booted and stays active.
+        var recovery = await new SwapExecutor(node.Paths, new SlotImageFiles(node.Tools), node.Slots, node.History).RecoverAsync(RecoveryMode.Boot);
+
+        var exchanged = step >= SwapStep.Exchanging;
+        Assert.Equal(exchanged ? RecoveryOutcome.Completed : RecoveryOutcome.RolledBack, recovery.Outcome);
+        Assert.False(File.Exists(node.Paths.Journal));
+        node.AssertBootable(exchanged ? ["T"] : ["A"], exchanged ? ["A"] : ["P"]);
+        var record = Assert.Single(await node.History.ReadAsync());
+        Assert.Equal(exchanged ? LifecycleOperations.Succeeded : LifecycleOperations.RolledBack, record.Outcome);
+        var next = await Service(node, registry).UpgradeAsync(new UpgradeRequest(source));
+        Assert.Equal(exchanged, next.Plan.NoOp);
+        node.AssertBootable(["T"], ["A"]);
+    }
+
     [Fact]
     public async Task A_cut_while_the_transition_image_is_written_leaves_the_old_images_and_is_rolled_back()
     {
