@@ -70,12 +70,7 @@ public static partial class Posix
             return JournalCheckpointOutcome.RunningRoot;
         }
 
-        var fd = open(path, 0 /* O_RDONLY */ | 0x80000 /* O_CLOEXEC */);
-        if (fd < 0)
-        {
-            throw new HostCallException("open", path, Marshal.GetLastPInvokeError());
-        }
-
+        var fd = OpenReadOnly(path);
         try
         {
             if (FileSystemMagic(fd, path) != ExtSuperMagic)
@@ -126,21 +121,10 @@ public static partial class Posix
         }
     }
 
-    private static void FreezeAndThaw(int fd, string path)
+    private static unsafe void FreezeAndThaw(int fd, string path)
     {
-        int result;
-        unsafe
-        {
-            result = ioctl(fd, FreezeIoctl, null);
-        }
-
-        Check(result, "ioctl(FIFREEZE)", path);
-        unsafe
-        {
-            result = ioctl(fd, ThawIoctl, null);
-        }
-
-        Check(result, "ioctl(FITHAW)", path);
+        Check(ioctl(fd, FreezeIoctl, null), "ioctl(FIFREEZE)", path);
+        Check(ioctl(fd, ThawIoctl, null), "ioctl(FITHAW)", path);
     }
 
     private static long FileSystemMagic(int fd, string path)

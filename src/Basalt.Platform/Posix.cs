@@ -253,12 +253,7 @@ public static partial class Posix
     /// <summary>Flushes a file or directory to stable storage.</summary>
     public static void Sync(string path)
     {
-        var fd = open(path, 0 /* O_RDONLY */ | 0x80000 /* O_CLOEXEC */);
-        if (fd < 0)
-        {
-            throw new HostCallException("open", path, Marshal.GetLastPInvokeError());
-        }
-
+        var fd = OpenReadOnly(path);
         try
         {
             Check(fsync(fd), "fsync", path);
@@ -272,12 +267,7 @@ public static partial class Posix
     /// <summary>Flushes every dirty page of the filesystem holding <paramref name="path"/> (syncfs): one call instead of an fsync per file.</summary>
     public static void SyncFileSystem(string path)
     {
-        var fd = open(path, 0 /* O_RDONLY */ | 0x80000 /* O_CLOEXEC */);
-        if (fd < 0)
-        {
-            throw new HostCallException("open", path, Marshal.GetLastPInvokeError());
-        }
-
+        var fd = OpenReadOnly(path);
         try
         {
             Check(syncfs(fd), "syncfs", path);
@@ -286,6 +276,13 @@ public static partial class Posix
         {
             _ = close(fd);
         }
+    }
+
+    /// <summary>A descriptor of a file or directory for calls that act through one (fsync, syncfs, ioctl); the caller closes it.</summary>
+    private static int OpenReadOnly(string path)
+    {
+        var fd = open(path, 0 /* O_RDONLY */ | 0x80000 /* O_CLOEXEC */);
+        return fd >= 0 ? fd : throw new HostCallException("open", path, Marshal.GetLastPInvokeError());
     }
 
     /// <summary>Flushes the directory that holds <paramref name="path"/>, making a rename in it durable.</summary>

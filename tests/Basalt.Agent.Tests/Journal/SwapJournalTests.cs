@@ -9,7 +9,7 @@ namespace Basalt.Agent.Tests.Journal;
 
 public sealed class SwapJournalTests
 {
-    private static SwapJournal Journal(SwapStep step, ulong? inode = null) => new()
+    internal static SwapJournal Journal(SwapStep step, ulong? inode = null) => new()
     {
         Operation = LifecycleOperations.Upgrade,
         Step = step,
@@ -120,17 +120,7 @@ public sealed class SwapCheckpointTests
         var oldActive = Posix.GetStatus(node.Paths.ActiveImage).Inode;
         FakeNode.WriteImage(node.Paths.TransitionImage, SlotLabels.Active, "N");
         var transition = Posix.GetStatus(node.Paths.TransitionImage).Inode;
-        var journal = new SwapJournal
-        {
-            Operation = LifecycleOperations.Upgrade,
-            Step = SwapStep.Arming,
-            StartedAt = DateTimeOffset.UnixEpoch,
-            TransitionInode = transition,
-            NewActive = new JournalSlot("registry.example/os:v2", "sha256:22", null, DateTimeOffset.UnixEpoch),
-            BootTries = 3,
-        };
-
-        await executor.CompleteAsync(journal);
+        await executor.CompleteAsync(SwapJournalTests.Journal(SwapStep.Arming, transition));
 
         var oem = Path.GetDirectoryName(Path.GetFullPath(node.Paths.GrubEnvironment))!;
         var state = node.Paths.StateMount;
@@ -160,15 +150,7 @@ public sealed class SwapCheckpointTests
         using var node = new FakeNode();
         var checkpoints = new RecordingJournalCheckpoint();
         var executor = new SwapExecutor(node.Paths, new SlotImageFiles(node.Tools), node.Slots, node.History, checkpoint: checkpoints);
-        var journal = new SwapJournal
-        {
-            Operation = LifecycleOperations.Upgrade,
-            Step = SwapStep.Arming,
-            StartedAt = DateTimeOffset.UnixEpoch,
-            NewActive = new JournalSlot("registry.example/os:v2", "sha256:22", null, DateTimeOffset.UnixEpoch),
-        };
-
-        await executor.UndoPreparationAsync(journal, LifecycleOperations.RolledBack, "test");
+        await executor.UndoPreparationAsync(SwapJournalTests.Journal(SwapStep.Arming), LifecycleOperations.RolledBack, "test");
 
         Assert.Equal([Path.GetDirectoryName(Path.GetFullPath(node.Paths.GrubEnvironment))!, node.Paths.StateMount], checkpoints.Paths);
     }
