@@ -297,7 +297,7 @@ public sealed class UpgradeServiceTests
 
     [Theory]
     [MemberData(nameof(StepsRecoveryCarriesOut))]
-    public async Task A_cut_while_recovery_completes_an_upgrade_is_completed_by_the_next_recovery(SwapStep step)
+    public async Task A_cut_while_recovery_completes_an_upgrade_is_recovered_at_the_next_boot(SwapStep step)
     {
         using var node = new FakeNode();
         using var registry = new RegistryClient();
