@@ -139,14 +139,20 @@ public sealed class ResetExecutor
         _logger.LogInformation("making passive.img ({Label}) from the recovery image", KairosLayout.PassiveImageLabel);
         var spec = new Ext4ImageSpec(KairosLayout.PassiveImageLabel, Guid.NewGuid(), size.ImageBytes) { SourceDirectory = tree, InodeCount = size.InodeCount, ReservedPercent = 0 };
         await ext4.BuildAsync(passive, spec, cancellationToken).ConfigureAwait(false);
+        // GRUB reads COS_STATE without replaying its journal: until the journal is written out, the disk still names
+        // the replaced image, whose freed blocks the next image may already fill. So every replacement GRUB reads is
+        // checkpointed before anything else is written.
+        _checkpoint.Checkpoint(state);
         DiskSpace.EnsureAvailable(state, size.ImageBytes);
         _logger.LogInformation("making active.img ({Label}) as a copy of passive.img", KairosLayout.ActiveImageLabel);
         await ext4.CloneAsync(passive, Path.Combine(state, "cOS", "active.img"), KairosLayout.ActiveImageLabel, Guid.NewGuid(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        _checkpoint.Checkpoint(state);
 
         var menu = Path.Combine(state, GrubPaths.MenuConfig.TrimStart('/'));
         Directory.CreateDirectory(Path.GetDirectoryName(menu)!);
         AtomicFile.WriteAllText(menu, GrubConfigGenerator.MenuConfig(GrubMenu.Create(GrubMenuOptions.Default)));
         Posix.SyncFileSystem(state);
+        _checkpoint.Checkpoint(state);
         return size.ImageBytes;
     }
 

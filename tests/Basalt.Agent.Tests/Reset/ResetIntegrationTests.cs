@@ -69,10 +69,33 @@ public sealed class ResetIntegrationTests
                 WorkDirectory = temp.Combine("work"),
             });
             var stages = new LifecycleStages(new Config.Stages.StageRunner(runner), []);
-            var result = await new ResetExecutor(runner, stages, path => new FileLifecycleHistory(path), new RunningSystemProbe(mountInfo)).ExecuteAsync(plan);
+
+            // At each checkpoint the journal is really written out; then the disk itself (what GRUB reads, the journal
+            // not replayed) must name the same files as the mounted view.
+            var onDisk = new List<string>();
+            var grubenvDirectory = Path.GetDirectoryName(paths.GrubEnvironment)!;
+            var checkpoint = new RecordingJournalCheckpoint(mounted =>
+            {
+                if (mounted == grubenvDirectory)
+                {
+                    return; // the grubenv's own checkpoint (GrubEnvironment.SaveForBoot), here on the host's disk
+                }
+
+                Assert.Equal(JournalCheckpointOutcome.Written, Posix.CheckpointJournal(mounted));
+                onDisk.Add(string.Join(' ', StateNames.Select(name => DiskNames(runner, stateLoop.Device, mounted, name))));
+            });
+            var result = await new ResetExecutor(runner, stages, path => new FileLifecycleHistory(path), new RunningSystemProbe(mountInfo), checkpoint: checkpoint).ExecuteAsync(plan);
 
             Assert.True(result.PersistentFormatted);
             Assert.Equal(["reboot"], Assert.Single(runner.PowerCalls).Arguments);
+            Assert.Equal(
+                [
+                    "passive.img=current active.img=absent grub.cfg=current",
+                    "passive.img=current active.img=current grub.cfg=current",
+                    "passive.img=current active.img=current grub.cfg=current",
+                ],
+                onDisk);
+            Assert.Equal(grubenvDirectory, checkpoint.Paths[^1]);
         }
 
         var counters = Boot.Grub.GrubEnvironment.Load(paths.GrubEnvironment);
@@ -96,5 +119,25 @@ public sealed class ResetIntegrationTests
         var history = System.Text.Encoding.UTF8.GetString((await persistent.ReadFileAsync("/.basalt/history.jsonl"))!);
         Assert.Contains("\"operation\":\"reset\"", history, StringComparison.Ordinal);
         Assert.Empty(Directory.EnumerateFileSystemEntries(temp.Combine("work")));
+    }
+
+    private static readonly string[] StateNames = ["/cOS/passive.img", "/cOS/active.img", "/grub2/grub.cfg"];
+
+    /// <summary>
+    /// "NAME=current" when the disk itself names the inode the mount shows, "NAME=stale" when it names another,
+    /// "NAME=absent" when neither has it.
+    /// </summary>
+    private static string DiskNames(IToolRunner runner, string device, string mount, string path)
+    {
+        var stat = runner.RunAsync(new ToolInvocation("debugfs", ["-c", "-R", $"stat {path}", device]) { Package = "e2fsprogs" }).GetAwaiter().GetResult().StandardOutput;
+        var match = System.Text.RegularExpressions.Regex.Match(stat, @"Inode:\s+(\d+)");
+        var mounted = Path.Combine(mount, path.TrimStart('/'));
+        var state = (match.Success, File.Exists(mounted)) switch
+        {
+            (false, false) => "absent",
+            (true, true) when ulong.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) == Posix.GetStatus(mounted).Inode => "current",
+            _ => "stale",
+        };
+        return $"{Path.GetFileName(path)}={state}";
     }
 }
