@@ -1,3 +1,5 @@
+using Basalt.Agent.Install;
+using Basalt.Agent.Slots;
 using Basalt.Build.Artifacts;
 using Basalt.Cli;
 using Basalt.Disk.Layout;
@@ -24,15 +26,57 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    [Fact]
-    public async Task Build_raw_bakes_the_cloud_config_into_cos_oem_where_debugfs_reads_it_back()
+    private string Tree(string osRelease)
     {
         var root = _temp.Combine("rootfs");
         Directory.CreateDirectory(Path.Combine(root, "boot"));
         Directory.CreateDirectory(Path.Combine(root, "etc"));
-        await File.WriteAllTextAsync(Path.Combine(root, "boot", "vmlinuz"), "not a real kernel\n");
-        await File.WriteAllTextAsync(Path.Combine(root, "boot", "initrd"), "not a real initramfs\n");
-        await File.WriteAllTextAsync(Path.Combine(root, "etc", "os-release"), "ID=basalt-test\n");
+        File.WriteAllText(Path.Combine(root, "boot", "vmlinuz"), "not a real kernel\n");
+        File.WriteAllText(Path.Combine(root, "boot", "initrd"), "not a real initramfs\n");
+        File.WriteAllText(Path.Combine(root, "etc", "os-release"), osRelease);
+        return root;
+    }
+
+    private static async Task<SlotTable> SlotsOnStateAsync(string disk)
+    {
+        var state = OfflineExt4Partition.Open(new ToolRunner(), disk, KairosLayout.StateLabel);
+        var bytes = await state.ReadFileAsync(InstallSlots.StateTarget);
+        Assert.True(bytes is not null, $"the disk has no {InstallSlots.StateTarget} on COS_STATE");
+        var copy = Path.Combine(Path.GetDirectoryName(disk)!, "slots.json");
+        await File.WriteAllBytesAsync(copy, bytes);
+        return new SlotStore(copy).Read();
+    }
+
+    [Fact]
+    public async Task Build_raw_from_an_image_records_its_name_and_digest_in_every_slot()
+    {
+        var root = Tree("ID=basalt-test\n");
+        var layout = _temp.Combine("layout");
+        var cache = _temp.Combine("cache");
+        var saved = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "image", "save", "dir:" + root, "--oci-layout", layout, "--tag", "v1", "--cache-dir", cache, "--output", "json");
+        Assert.True(saved.ExitCode == 0, saved.Stderr);
+        using var savedJson = System.Text.Json.JsonDocument.Parse(saved.Stdout);
+        var digest = savedJson.RootElement.GetProperty("digest").GetString();
+        var disk = _temp.Combine("disk.raw");
+
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "raw", $"oci-layout:{layout}:v1", "-o", disk, "--cache-dir", cache);
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var slots = await SlotsOnStateAsync(disk);
+        Assert.Equal(SlotNames.All, slots.Slots.Select(slot => slot.Slot));
+        Assert.All(slots.Slots, slot =>
+        {
+            Assert.Equal($"oci-layout:{layout}:v1", slot.ImageReference);
+            Assert.Equal(digest, slot.Digest);
+        });
+        // Nothing of the build is left beside the disk.
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_temp.Path, ".disk.raw*"));
+    }
+
+    [Fact]
+    public async Task Build_raw_bakes_the_cloud_config_into_cos_oem_where_debugfs_reads_it_back()
+    {
+        var root = Tree("ID=basalt-test\nBASALT_IMAGE_REF=registry.example/basalt/os:v7\n");
         var config = _temp.Combine("node.yaml");
         const string text = "#cloud-config\nhostname: baked\nusers:\n  - name: kairos\n    passwd: kairos\n";
         await File.WriteAllTextAsync(config, text);
@@ -44,5 +88,11 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
         Assert.Contains("(raw,", run.Stdout);
         var oem = OfflineExt4Partition.Open(new ToolRunner(), disk, KairosLayout.OemLabel);
         Assert.Equal(text, System.Text.Encoding.UTF8.GetString((await oem.ReadFileAsync("/" + DiskArtifactPlan.CloudConfigName))!));
+        // A tree carries no digest; its slots are named as its os-release names the image it was made for.
+        Assert.All((await SlotsOnStateAsync(disk)).Slots, slot =>
+        {
+            Assert.Equal("registry.example/basalt/os:v7", slot.ImageReference);
+            Assert.Null(slot.Digest);
+        });
     }
 }

@@ -35,7 +35,17 @@ public static class InstallSlots
         DateTimeOffset? buildDate = DateTimeOffset.TryParse(release?.Get(BuildDateKey), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var date)
             ? date
             : null;
-        return SlotTable.From(SlotNames.All.Select(slot => new SlotInfo(slot, reference, Digest: null, buildDate, writtenAt)));
+        return Describe(reference, digest: null, buildDate, writtenAt);
+    }
+
+    /// <summary>
+    /// Every slot (active, passive and recovery, all made from one tree) holding the image <paramref name="reference"/>,
+    /// with its manifest <paramref name="digest"/> when known: with it, an upgrade to the same image is a no-op.
+    /// </summary>
+    public static SlotTable Describe(string reference, string? digest, DateTimeOffset? buildDate, DateTimeOffset writtenAt)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(reference);
+        return SlotTable.From(SlotNames.All.Select(slot => new SlotInfo(slot, reference, digest, buildDate, writtenAt)));
     }
 
     private static OsRelease? ReadOsRelease(string tree)

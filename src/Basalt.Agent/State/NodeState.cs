@@ -17,11 +17,16 @@ public sealed record NodeState(
     IReadOnlyList<LifecycleRecord> History,
     IReadOnlyList<string> Warnings);
 
-/// <summary>One slot: its image file on disk and what the slots file says it holds (null when unknown).</summary>
+/// <summary>
+/// One slot: its image file on disk and what the slots file says it holds (null when unknown).
+/// <paramref name="ImagePresent"/> is null when the partition holding the image (<paramref name="Partition"/>) is not
+/// mounted here, so the file could not be looked at.
+/// </summary>
 public sealed record SlotState(
     string Slot,
     string ImageFile,
-    bool ImagePresent,
+    bool? ImagePresent,
+    string Partition,
     string? ImageReference,
     string? Digest,
     DateTimeOffset? BuildDate,

@@ -75,30 +75,37 @@ public sealed class NodeStateReader
         }
 
         var counting = Counting(grubenv);
+        var partitions = Partitions(warnings);
         return new NodeState(
             running.BootMode,
             running.BootedSlot,
             running.ImageFile,
-            SlotStates(slots),
+            SlotStates(slots, partitions),
             counting,
             LastFallback(counting, slots, running, history.Records),
-            Partitions(warnings),
+            partitions,
             history.Records,
             warnings);
     }
 
-    private IReadOnlyList<SlotState> SlotStates(SlotTable slots)
+    private IReadOnlyList<SlotState> SlotStates(SlotTable slots, IReadOnlyList<PartitionState> partitions)
     {
         var recoveryImage = File.Exists(_paths.RecoverySquashfs) || !File.Exists(_paths.RecoveryImage) ? _paths.RecoverySquashfs : _paths.RecoveryImage;
         return
         [
-            Slot(SlotNames.Active, _paths.ActiveImage, slots.Active),
-            Slot(SlotNames.Passive, _paths.PassiveImage, slots.Passive),
-            Slot(SlotNames.Recovery, recoveryImage, slots.Recovery),
+            Slot(SlotNames.Active, _paths.ActiveImage, BootKeys.StateLabel, slots.Active),
+            Slot(SlotNames.Passive, _paths.PassiveImage, BootKeys.StateLabel, slots.Passive),
+            Slot(SlotNames.Recovery, recoveryImage, BootKeys.RecoveryLabel, slots.Recovery),
         ];
 
-        static SlotState Slot(string name, string image, SlotInfo? info) =>
-            new(name, image, File.Exists(image), info?.ImageReference, info?.Digest, info?.BuildDate, info?.WrittenAt);
+        // An image on a partition that is not mounted here (COS_RECOVERY while the active system runs) cannot be
+        // looked at: unknown, not missing.
+        SlotState Slot(string name, string image, string partitionLabel, SlotInfo? info)
+        {
+            var partition = partitions.Single(p => p.Label == partitionLabel);
+            bool? present = File.Exists(image) ? true : !partition.Mounted && partition.TotalBytes is null ? null : false;
+            return new(name, image, present, partitionLabel, info?.ImageReference, info?.Digest, info?.BuildDate, info?.WrittenAt);
+        }
     }
 
     internal static BootCountingState Counting(IReadOnlyDictionary<string, string> grubenv)

@@ -17,7 +17,13 @@ public static class NodeStateText
         foreach (var slot in state.Slots)
         {
             var image = slot.ImageReference is null ? "(not recorded)" : slot.ImageReference;
-            text.Append(CultureInfo.InvariantCulture, $"  {slot.Slot,-9} {image}{(slot.ImagePresent ? string.Empty : "  [image file missing]")}\n");
+            var presence = slot.ImagePresent switch
+            {
+                true => string.Empty,
+                false => "  [image file missing]",
+                null => $"  [{slot.Partition} not mounted: image not checked]",
+            };
+            text.Append(CultureInfo.InvariantCulture, $"  {slot.Slot,-9} {image}{presence}\n");
             if (slot.Digest is not null)
             {
                 text.Append(CultureInfo.InvariantCulture, $"            digest {slot.Digest}\n");

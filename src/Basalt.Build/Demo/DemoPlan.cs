@@ -214,7 +214,7 @@ public static class DemoPlanner
             new(DemoStep.Registry, "start a local registry on 127.0.0.1"),
             new(DemoStep.PushV1, ownTree ? "push image v1: the OS tree as one layer (its blobs cached with the tree)" : "push image v1: the OS tree as one layer"),
             new(DemoStep.PushV2, $"push image v2: v1 + a layer adding {DemoPlan.MarkerPath}"),
-            new(DemoStep.Disk, ownTree ? "build a disk from v1, or copy the one cached for it (both slots recorded as v1)" : "build a disk from v1 (both slots recorded as v1)"),
+            new(DemoStep.Disk, ownTree ? "build a disk from v1, or copy the one cached for it (every slot recorded as v1)" : "build a disk from v1 (every slot recorded as v1)"),
             new(DemoStep.BootV1, "boot the disk in QEMU, log in, basalt state"),
             new(DemoStep.Upgrade, "basalt upgrade to v2 from the registry, in the guest"),
             new(DemoStep.RebootV2, "reboot into v2, basalt state, check the marker"),

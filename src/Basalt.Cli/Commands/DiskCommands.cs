@@ -1,10 +1,13 @@
 using System.CommandLine;
+using Basalt.Agent.Install;
+using Basalt.Agent.Slots;
 using Basalt.Boot.Grub;
 using Basalt.Build.Artifacts;
 using Basalt.Cli.Hosting;
 using Basalt.Cli.Progress;
 using Basalt.Disk;
 using Basalt.Disk.Assembly;
+using Basalt.Oci.References;
 using Basalt.Platform;
 
 namespace Basalt.Cli.Commands;
@@ -76,12 +79,42 @@ internal sealed class DiskCommands : ICommandGroup
 
             if (rootText is not null)
             {
-                return await BuildAsync(context, options with { RootDirectory = Path.GetFullPath(rootText) }, context.GetValue(dryRun), ct).ConfigureAwait(false);
+                var tree = Path.GetFullPath(rootText);
+                var named = InstallSlots.Describe(InstallSource.Parse(ImageSource.DirectoryPrefix + tree), tree, DateTimeOffset.UtcNow);
+                return await BuildAsync(context, options with { RootDirectory = tree }, named, context.GetValue(dryRun), ct).ConfigureAwait(false);
             }
 
-            return await UnpackedImage.BuildFromAsync(context, imageText!, outputPath, unpacked => BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct), ct).ConfigureAwait(false);
+            return await UnpackedImage.BuildFromAsync(
+                context,
+                imageText!,
+                outputPath,
+                (unpacked, result) =>
+                {
+                    var image = result.Pull.Image;
+                    var slots = InstallSlots.Describe(image.Name, image.Digest.Value, image.Config.Created, DateTimeOffset.UtcNow);
+                    return BuildAsync(context, options with { RootDirectory = unpacked }, slots, context.GetValue(dryRun), ct);
+                },
+                ct).ConfigureAwait(false);
         });
         return command;
+    }
+
+    /// <summary>
+    /// Builds the disk with <paramref name="slots"/> as its slots file on COS_STATE, as an install writes it: the node's
+    /// <c>basalt state</c> then names the image each slot holds, and with a digest an upgrade to that same image is a no-op.
+    /// </summary>
+    private static async Task<int> BuildAsync(CommandContext context, DiskArtifactOptions options, SlotTable slots, bool dryRun, CancellationToken cancellationToken)
+    {
+        var slotsFile = Path.Combine(Path.GetDirectoryName(options.OutputPath) ?? "/", $".{Path.GetFileName(options.OutputPath)}.slots-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
+        try
+        {
+            await File.WriteAllBytesAsync(slotsFile, SlotStore.Serialize(slots), cancellationToken).ConfigureAwait(false);
+            return await BuildAsync(context, options with { StateFiles = [.. options.StateFiles, new DiskContentFile(slotsFile, InstallSlots.StateTarget)] }, dryRun, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(slotsFile);
+        }
     }
 
     private static async Task<int> BuildAsync(CommandContext context, DiskArtifactOptions options, bool dryRun, CancellationToken cancellationToken)

@@ -44,7 +44,7 @@ internal static class IsoCommands
                 return await BuildAsync(context, options, context.GetValue(dryRun), ct).ConfigureAwait(false);
             }
 
-            return await UnpackedImage.BuildFromAsync(context, imageText!, outputPath, unpacked => BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct), ct).ConfigureAwait(false);
+            return await UnpackedImage.BuildFromAsync(context, imageText!, outputPath, (unpacked, _) => BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct), ct).ConfigureAwait(false);
         });
         return command;
     }

@@ -56,7 +56,7 @@ internal sealed class NetbootCommands : ICommandGroup
                 return await BuildAsync(context, options, context.GetValue(dryRun), ct).ConfigureAwait(false);
             }
 
-            return await UnpackedImage.BuildFromAsync(context, imageText!, outputPath, unpacked => BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct), ct).ConfigureAwait(false);
+            return await UnpackedImage.BuildFromAsync(context, imageText!, outputPath, (unpacked, _) => BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct), ct).ConfigureAwait(false);
         });
         return command;
     }

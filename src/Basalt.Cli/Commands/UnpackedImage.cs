@@ -1,15 +1,17 @@
 using Basalt.Cli.Hosting;
+using Basalt.Oci.Images;
 using Basalt.Platform;
 
 namespace Basalt.Cli.Commands;
 
 /// <summary>
 /// The artifact builders work from a tree. Given an IMAGE instead of <c>--root</c>, they build from the image unpacked
-/// beside the output (the same filesystem as their work files), which is removed afterwards whatever happened.
+/// beside the output (the same filesystem as their work files), which is removed afterwards whatever happened. The
+/// build is also told what was unpacked (name, digest, build date), so it can record which image its artifact holds.
 /// </summary>
 internal static class UnpackedImage
 {
-    public static async Task<int> BuildFromAsync(CommandContext context, string imageText, string outputPath, Func<string, Task<int>> build, CancellationToken cancellationToken)
+    public static async Task<int> BuildFromAsync(CommandContext context, string imageText, string outputPath, Func<string, UnpackResult, Task<int>> build, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(build);
@@ -17,8 +19,8 @@ internal static class UnpackedImage
         try
         {
             var services = context.GetServices<CliServices>();
-            await services.Images.UnpackAsync(CommandInputs.Source(imageText), unpacked, CommandInputs.Platform(context.Settings), cancellationToken: cancellationToken).ConfigureAwait(false);
-            return await build(unpacked).ConfigureAwait(false);
+            var result = await services.Images.UnpackAsync(CommandInputs.Source(imageText), unpacked, CommandInputs.Platform(context.Settings), cancellationToken: cancellationToken).ConfigureAwait(false);
+            return await build(unpacked, result).ConfigureAwait(false);
         }
         finally
         {

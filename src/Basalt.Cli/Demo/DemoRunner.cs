@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Basalt.Agent.Install;
 using Basalt.Agent.Node;
 using Basalt.Agent.Slots;
 using Basalt.Build.Artifacts;
@@ -264,15 +265,12 @@ public sealed partial class DemoRunner : IAsyncDisposable
 
         var written = DateTimeOffset.UtcNow;
         var v1 = GuestReference("v1");
-        var slots = SlotTable.From(
-        [
-            new SlotInfo(SlotNames.Active, v1, _v1!.Digest.Value, _v1.ConfigDocument.Created, written),
-            new SlotInfo(SlotNames.Passive, v1, _v1.Digest.Value, _v1.ConfigDocument.Created, written),
-        ]);
+        // The disk's three images are made from v1's tree; the names are the ones the guest reaches the registry by.
+        var slots = InstallSlots.Describe(v1, _v1!.Digest.Value, _v1.ConfigDocument.Created, written);
         var state = OfflineExt4Partition.Open(_tools, _plan.DiskPath, KairosLayout.StateLabel);
         await state.WriteFileAsync("/cOS/slots.json", SlotStore.Serialize(slots), cancellationToken).ConfigureAwait(false);
         var disk = Posix.GetStatus(_plan.DiskPath);
-        return $"{_plan.DiskPath} {how}, {Units.Bytes(disk.Size)} ({Units.Bytes(disk.AllocatedBytes)} allocated); active and passive recorded as {v1}";
+        return $"{_plan.DiskPath} {how}, {Units.Bytes(disk.Size)} ({Units.Bytes(disk.AllocatedBytes)} allocated); every slot recorded as {v1}";
     }
 
     private async Task BuildDiskAsync(string output, CancellationToken cancellationToken)

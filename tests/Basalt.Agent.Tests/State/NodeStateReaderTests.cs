@@ -87,6 +87,31 @@ public sealed class NodeStateReaderTests
     }
 
     [Fact]
+    public async Task An_image_on_a_partition_not_mounted_here_is_unknown_not_missing()
+    {
+        // The active system as it runs: COS_STATE mounted, COS_RECOVERY not (it is mounted only to boot or reset from it).
+        using var node = new TestNode().Booted(SlotNames.Active).WithSlots(V3, V2, Recovery).WithGrubenv();
+        File.WriteAllText(node.Paths.ActiveImage, string.Empty);
+        Directory.CreateDirectory(node.Paths.RecoveryMount);
+        File.WriteAllText(node.Paths.MountInfo,
+            $"22 1 254:1 / / ro,relatime shared:1 - ext4 /dev/loop0 ro\n" +
+            $"30 22 254:4 / {node.Paths.StateMount.Replace(" ", "\\040", StringComparison.Ordinal)} ro,relatime shared:5 - ext4 /dev/vda4 ro\n");
+
+        var state = await new NodeStateReader(node.Paths).ReadAsync();
+
+        Assert.Equal([true, false, null], state.Slots.Select(s => s.ImagePresent));
+        Assert.Equal(["COS_STATE", "COS_STATE", "COS_RECOVERY"], state.Slots.Select(s => s.Partition));
+        var text = NodeStateText.Render(state);
+        Assert.Contains("passive   registry.local/os:v2  [image file missing]", text, StringComparison.Ordinal);
+        Assert.Contains("recovery  registry.local/os:v1  [COS_RECOVERY not mounted: image not checked]", text, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(JsonSerializer.Serialize(state, AgentJsonContext.Default.NodeState));
+        var recovery = json.RootElement.GetProperty("slots")[2];
+        Assert.False(recovery.TryGetProperty("imagePresent", out _), "unknown presence is left out of the JSON, never false");
+        Assert.False(json.RootElement.GetProperty("slots")[1].GetProperty("imagePresent").GetBoolean());
+        Assert.Equal("COS_RECOVERY", recovery.GetProperty("partition").GetString());
+    }
+
+    [Fact]
     public void The_mount_table_unescapes_paths_and_the_topmost_mount_wins()
     {
         var entries = MountTable.Parse(
