@@ -10,6 +10,9 @@ public interface ISlotRecords
 
     JournalSlot? ReadPassive();
 
+    /// <summary>What the recovery slot holds (only ever read here: an upgrade of recovery records it itself).</summary>
+    JournalSlot? ReadRecovery();
+
     /// <summary>Records what active and passive hold; a null slot is one nothing is known about and is left out.</summary>
     Task WriteAsync(JournalSlot? active, JournalSlot? passive, CancellationToken cancellationToken = default);
 }
@@ -28,6 +31,8 @@ public sealed class SlotStoreRecords : ISlotRecords
     public JournalSlot? ReadActive() => ToJournal(ReadOrEmpty().Active);
 
     public JournalSlot? ReadPassive() => ToJournal(ReadOrEmpty().Passive);
+
+    public JournalSlot? ReadRecovery() => ToJournal(ReadOrEmpty().Recovery);
 
     public async Task WriteAsync(JournalSlot? active, JournalSlot? passive, CancellationToken cancellationToken = default)
     {

@@ -10,6 +10,7 @@ using Basalt.Oci.Images;
 using Basalt.Oci.Manifests;
 using Basalt.Oci.Model;
 using Basalt.Oci.References;
+using Basalt.Oci.Store;
 using Basalt.Platform;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -39,6 +40,12 @@ public sealed record UpgradeResult(
 
     /// <summary>Layers the staging took from the kept tree instead of unpacking them.</summary>
     public int LayersReused { get; init; }
+
+    /// <summary>Blobs removed from the node's store after the upgrade: those of images no slot holds any more.</summary>
+    public int BlobsRemoved { get; init; }
+
+    /// <summary>Bytes those blobs took on COS_PERSISTENT.</summary>
+    public long BlobBytesFreed { get; init; }
 }
 
 /// <summary>How long one phase of an upgrade took.</summary>
@@ -54,6 +61,7 @@ public static class UpgradePhases
     public const string Build = "build-image";
     public const string Swap = "swap";
     public const string Staging = "keep-or-remove-staging";
+    public const string TrimBlobs = "trim-blob-store";
 }
 
 /// <summary>Settings of the upgrade service that are not per request.</summary>
@@ -253,13 +261,41 @@ public sealed class UpgradeService
         var completion = await _executor.CompleteAsync(journal, cancellationToken).ConfigureAwait(false);
         phases.Add(UpgradePhases.Swap, completion.Steps);
         phases.Add(UpgradePhases.Staging, completion.Staging);
+        phases.Restart();
+        var trimmed = TrimBlobStore();
+        phases.End(UpgradePhases.TrimBlobs);
         await RunStageAsync("after-upgrade", _paths.SystemRoot, cancellationToken).ConfigureAwait(false);
         var pull = unpacked.Pull;
         return new UpgradeResult(plan, recovery, true, pull.BytesTransferred, pull.BlobsTransferred, pull.BlobsSkipped, stopwatch.Elapsed)
         {
             Phases = phases.Phases,
             LayersReused = unpacked.LayersReused,
+            BlobsRemoved = trimmed.RemovedBlobs.Count,
+            BlobBytesFreed = trimmed.BytesFreed,
         };
+    }
+
+    /// <summary>
+    /// The upgrade is done and recorded: the blob store keeps the images the slots hold (<see cref="SlotBlobRetention"/>).
+    /// A failure here costs only space, so it is logged, not thrown.
+    /// </summary>
+    private PruneResult TrimBlobStore()
+    {
+        try
+        {
+            var result = SlotBlobRetention.Trim(_images.Store, [_slots.ReadActive()?.Digest, _slots.ReadPassive()?.Digest, _slots.ReadRecovery()?.Digest]);
+            if (result.RemovedBlobs.Count > 0)
+            {
+                _logger.LogInformation("removed {Count} blobs ({Bytes} bytes) of images no slot holds", result.RemovedBlobs.Count, result.BytesFreed);
+            }
+
+            return result;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("could not remove the blobs of images no slot holds: {Message}", e.Message);
+            return new PruneResult([], [], [], 0);
+        }
     }
 
     /// <summary>Times consecutive phases: each <see cref="End"/> records the time since the last one (or <see cref="Restart"/>).</summary>

@@ -109,6 +109,8 @@ internal sealed class UpgradeCommands : ICommandGroup
                     new UpgradeOutput(result.Changed ? "upgraded" : "no-op", Recovered(result.Recovery), result.Plan, result.BytesTransferred, result.BlobsTransferred, result.BlobsSkipped, result.Elapsed.TotalSeconds)
                     {
                         LayersReused = result.LayersReused,
+                        BlobsRemoved = result.BlobsRemoved,
+                        BlobBytesFreed = result.BlobBytesFreed,
                         Phases = [.. result.Phases.Select(p => new PhaseOutput(p.Phase, Math.Round(p.Elapsed.TotalSeconds, 3)))],
                     },
                     Json.UpgradeOutput);
@@ -126,6 +128,11 @@ internal sealed class UpgradeCommands : ICommandGroup
             context.Console.WriteText(
                 $"fetched {Units.Bytes(result.BytesTransferred)} ({result.BlobsTransferred} blobs, {result.BlobsSkipped} already on the node); " +
                 $"the previous image is now passive; the new one gets {request.BootTries} boot tries; reboot to start it");
+            if (result.BlobsRemoved > 0)
+            {
+                context.Console.WriteText($"removed {result.BlobsRemoved} blobs ({Units.Bytes(result.BlobBytesFreed)}) of images no slot holds any more from the node's blob store");
+            }
+
             return ExitCodes.Success;
         });
         return command;
@@ -332,6 +339,12 @@ public sealed record UpgradeOutput(string Outcome, string? Recovered, UpgradePla
 {
     /// <summary>Layers taken from the tree kept by the last upgrade instead of unpacked.</summary>
     public int LayersReused { get; init; }
+
+    /// <summary>Blobs of images no slot holds any more, removed from the node's blob store after the upgrade.</summary>
+    public int BlobsRemoved { get; init; }
+
+    /// <summary>The space those blobs took on COS_PERSISTENT.</summary>
+    public long BlobBytesFreed { get; init; }
 
     /// <summary>Where the time went, phase by phase.</summary>
     public IReadOnlyList<PhaseOutput> Phases { get; init; } = [];

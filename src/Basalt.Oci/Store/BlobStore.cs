@@ -32,6 +32,12 @@ public enum PruneMode
 
     /// <summary>Remove every blob and every reference.</summary>
     All,
+
+    /// <summary>
+    /// Keep only what <see cref="PrunePolicy.Roots"/> reach, whatever the references say; remove every other blob, and
+    /// every reference to a manifest or index removed. For a store one owner fills for its own images (a node's).
+    /// </summary>
+    Roots,
 }
 
 /// <summary>What prune removes. <see cref="GracePeriod"/> protects blobs a concurrent pull just wrote but has not referenced yet.</summary>
@@ -39,6 +45,16 @@ public sealed record PrunePolicy(PruneMode Mode)
 {
     public static PrunePolicy Unreferenced { get; } = new(PruneMode.Unreferenced);
     public static PrunePolicy All { get; } = new(PruneMode.All) { GracePeriod = TimeSpan.Zero };
+
+    /// <summary>Everything but what the manifests or indexes <paramref name="roots"/> reach (<see cref="PruneMode.Roots"/>).</summary>
+    public static PrunePolicy KeepingOnly(IEnumerable<Digest> roots)
+    {
+        ArgumentNullException.ThrowIfNull(roots);
+        return new(PruneMode.Roots) { Roots = [.. roots] };
+    }
+
+    /// <summary>The manifests or indexes to keep, with all they reach, for <see cref="PruneMode.Roots"/>.</summary>
+    public IReadOnlyList<Digest> Roots { get; init; } = [];
 
     public TimeSpan GracePeriod { get; init; } = TimeSpan.FromMinutes(10);
 
@@ -401,9 +417,10 @@ public sealed class BlobStore
         }
         else
         {
-            foreach (var reference in ListReferences())
+            var roots = policy.Mode == PruneMode.Roots ? policy.Roots : ListReferences().Select(reference => reference.ManifestDigest);
+            foreach (var root in roots)
             {
-                Walk(reference.ManifestDigest, keep, depth: 0);
+                Walk(root, keep, depth: 0);
             }
         }
 
@@ -417,6 +434,18 @@ public sealed class BlobStore
             TryDelete(GetPath(blob.Digest));
             removedBlobs.Add(blob.Digest);
             freed += blob.Size;
+        }
+
+        if (policy.Mode == PruneMode.Roots)
+        {
+            // A name for an image whose blobs are gone would only make the next pull of it look for them.
+            foreach (var reference in ListReferences().Where(reference => !Contains(reference.ManifestDigest)))
+            {
+                if (RemoveReference(reference.Name))
+                {
+                    removedReferences.Add(reference.Name);
+                }
+            }
         }
 
         return new PruneResult(removedBlobs, removedReferences, removedPartials, freed);

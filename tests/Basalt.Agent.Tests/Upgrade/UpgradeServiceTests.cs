@@ -7,6 +7,7 @@ using Basalt.Boot.Grub;
 using Basalt.Config.Stages;
 using Basalt.Disk;
 using Basalt.Oci.Images;
+using Basalt.Oci.Model;
 using Basalt.Oci.Registry;
 using Basalt.Oci.Store;
 using Basalt.Platform;
@@ -108,6 +109,36 @@ public sealed class UpgradeServiceTests
         Assert.Equal(active, await File.ReadAllBytesAsync(node.Paths.ActiveImage));
         Assert.Equal(passive, await File.ReadAllBytesAsync(node.Paths.PassiveImage));
         Assert.Equal(LifecycleOperations.NoOp, (await node.History.ReadAsync())[^1].Outcome);
+    }
+
+    [Fact]
+    public async Task After_an_upgrade_the_blob_store_keeps_only_the_images_the_slots_hold()
+    {
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        var service = Service(node, registry);
+        var store = new BlobStore(node.Paths.BlobStore);
+        var first = await service.UpgradeAsync(new UpgradeRequest(MakeTree(node, "T1")));
+        var second = await service.UpgradeAsync(new UpgradeRequest(MakeTree(node, "T2")));
+        Assert.Equal(0, second.BlobsRemoved); // T1 is passive now: still held
+        Assert.True(store.Contains(Digest.Parse(first.Plan.Digest)));
+        // Long enough ago that no pull beside this one can still be about to use them.
+        foreach (var blob in store.List())
+        {
+            File.SetLastWriteTimeUtc(store.GetPath(blob.Digest), DateTime.UtcNow.AddHours(-1));
+        }
+
+        var third = await service.UpgradeAsync(new UpgradeRequest(MakeTree(node, "T3")));
+
+        // T3 active, T2 passive: T1, retired, is gone with its name; what T2 and T3 need stays.
+        node.AssertBootable(["T3"], ["T2"]);
+        var retired = first.Plan.Layers.Select(l => l.Digest).Append(first.Plan.Digest).ToList();
+        Assert.All(retired, digest => Assert.False(store.Contains(Digest.Parse(digest)), $"{digest} of the retired T1 is still stored"));
+        var held = second.Plan.Layers.Concat(third.Plan.Layers).Select(l => l.Digest).Append(second.Plan.Digest).Append(third.Plan.Digest);
+        Assert.All(held, digest => Assert.True(store.Contains(Digest.Parse(digest)), $"{digest} of a slot's image was removed"));
+        Assert.Equal(3, third.BlobsRemoved); // T1's manifest, config and layer
+        Assert.True(third.BlobBytesFreed > 0);
+        Assert.Equal(2, store.ListReferences().Count);
     }
 
     [Fact]

@@ -203,6 +203,39 @@ public sealed class BlobStoreTests
     }
 
     [Fact]
+    public void Prune_keeping_only_some_images_removes_the_others_blobs_and_names_but_not_what_they_share()
+    {
+        using var temp = new TempDirectory("store");
+        var store = new BlobStore(temp.Path);
+        var shared = store.Put("base layer"u8);
+        Digest Image(string name)
+        {
+            var layer = store.Put(Encoding.UTF8.GetBytes(name + " layer"));
+            var config = store.Put(Encoding.UTF8.GetBytes($$"""{"architecture":"amd64","os":"linux","created":"{{name}}"}"""));
+            var manifest = store.Put(Encoding.UTF8.GetBytes(
+                $$"""{"schemaVersion":2,"mediaType":"{{MediaTypes.OciManifest}}","config":{"mediaType":"{{MediaTypes.OciConfig}}","digest":"{{config}}","size":1},"layers":[{"mediaType":"{{MediaTypes.OciLayerGzip}}","digest":"{{shared}}","size":10},{"mediaType":"{{MediaTypes.OciLayerGzip}}","digest":"{{layer}}","size":1}]}"""));
+            store.SetReference("example/os:" + name, manifest);
+            return manifest;
+        }
+
+        var retired = Image("v1");
+        var active = Image("v2");
+        var passive = Image("v3");
+        var unrelated = store.Put("an unreferenced leftover"u8);
+
+        var result = store.Prune(PrunePolicy.KeepingOnly([active, passive]) with { GracePeriod = TimeSpan.Zero });
+
+        Assert.Equal(4, result.RemovedBlobs.Count); // v1's manifest, config and own layer, and the leftover
+        Assert.Contains(unrelated, result.RemovedBlobs);
+        Assert.False(store.Contains(retired));
+        Assert.True(store.Contains(shared));
+        Assert.True(store.Contains(active) && store.Contains(passive));
+        Assert.Equal(["example/os:v1"], result.RemovedReferences);
+        Assert.Equal(["example/os:v2", "example/os:v3"], store.ListReferences().Select(r => r.Name).Order(StringComparer.Ordinal));
+        Assert.Empty(store.Prune(PrunePolicy.KeepingOnly([active, passive]) with { GracePeriod = TimeSpan.Zero }).RemovedBlobs);
+    }
+
+    [Fact]
     public void Prune_respects_the_grace_period_and_in_flight_partials()
     {
         using var temp = new TempDirectory("store");

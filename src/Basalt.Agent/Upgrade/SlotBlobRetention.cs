@@ -1,0 +1,27 @@
+using Basalt.Oci.Model;
+using Basalt.Oci.Store;
+
+namespace Basalt.Agent.Upgrade;
+
+/// <summary>
+/// What the node's blob store (on COS_PERSISTENT, filled by upgrades only) keeps once an upgrade has succeeded: the
+/// images the slots hold. The new active's blobs let the next upgrade fetch only what it adds; the passive's and the
+/// recovery's serve an upgrade back to them. The image the upgrade retired and whatever failed upgrades fetched go,
+/// so a node that upgrades every week does not fill COS_PERSISTENT with images it will never run again.
+/// </summary>
+public static class SlotBlobRetention
+{
+    /// <summary>
+    /// Removes the blobs that none of <paramref name="slotDigests"/> (manifest digests; null for a slot whose image is
+    /// unknown) reaches, and the names of images removed. Blobs written within the store's grace period are spared (a
+    /// pull running beside this one). With no known digest at all nothing is removed: the store cannot tell what the
+    /// slots need.
+    /// </summary>
+    public static PruneResult Trim(BlobStore store, IEnumerable<string?> slotDigests)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(slotDigests);
+        var roots = slotDigests.Select(text => Digest.TryParse(text, out var digest) ? digest : (Digest?)null).OfType<Digest>().Distinct().ToList();
+        return roots.Count == 0 ? new PruneResult([], [], [], 0) : store.Prune(PrunePolicy.KeepingOnly(roots));
+    }
+}
