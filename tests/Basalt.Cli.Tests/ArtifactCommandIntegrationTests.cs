@@ -3,6 +3,7 @@ using Basalt.Agent.Slots;
 using Basalt.Build.Artifacts;
 using Basalt.Cli;
 using Basalt.Disk.Layout;
+using Basalt.Oci.Store;
 using Basalt.Platform;
 using Basalt.Testing;
 
@@ -47,30 +48,82 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
         return new SlotStore(copy).Read();
     }
 
-    [Fact]
-    public async Task Build_raw_from_an_image_records_its_name_and_digest_in_every_slot()
+    /// <summary>The tree saved as image v1 in an OCI layout (its blobs in <paramref name="cache"/>): its reference and digest.</summary>
+    private async Task<(string Reference, string Digest)> SavedImageAsync(string cache)
     {
         var root = Tree("ID=basalt-test\n");
         var layout = _temp.Combine("layout");
-        var cache = _temp.Combine("cache");
         var saved = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "image", "save", "dir:" + root, "--oci-layout", layout, "--tag", "v1", "--cache-dir", cache, "--output", "json");
         Assert.True(saved.ExitCode == 0, saved.Stderr);
         using var savedJson = System.Text.Json.JsonDocument.Parse(saved.Stdout);
-        var digest = savedJson.RootElement.GetProperty("digest").GetString();
+        return ($"oci-layout:{layout}:v1", savedJson.RootElement.GetProperty("digest").GetString()!);
+    }
+
+    [Fact]
+    public async Task Build_raw_from_an_image_records_its_name_and_digest_in_every_slot()
+    {
+        var cache = _temp.Combine("cache");
+        var (reference, digest) = await SavedImageAsync(cache);
         var disk = _temp.Combine("disk.raw");
 
-        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "raw", $"oci-layout:{layout}:v1", "-o", disk, "--cache-dir", cache);
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "raw", reference, "-o", disk, "--cache-dir", cache);
 
         Assert.True(run.ExitCode == 0, run.Stderr);
         var slots = await SlotsOnStateAsync(disk);
         Assert.Equal(SlotNames.All, slots.Slots.Select(slot => slot.Slot));
         Assert.All(slots.Slots, slot =>
         {
-            Assert.Equal($"oci-layout:{layout}:v1", slot.ImageReference);
+            Assert.Equal(reference, slot.ImageReference);
             Assert.Equal(digest, slot.Digest);
         });
-        // Nothing of the build is left beside the disk.
+        // Without --seed-blobs the node's blob store starts empty; nothing of the build is left beside the disk.
+        var persistent = OfflineExt4Partition.Open(new ToolRunner(), disk, KairosLayout.PersistentLabel);
+        Assert.False(await persistent.ExistsAsync("/.basalt/blobs"));
         Assert.Empty(Directory.EnumerateFileSystemEntries(_temp.Path, ".disk.raw*"));
+    }
+
+    [Fact]
+    public async Task Build_raw_with_seed_blobs_puts_the_image_into_the_nodes_blob_store_under_its_name()
+    {
+        var cache = _temp.Combine("cache");
+        var (reference, digest) = await SavedImageAsync(cache);
+        var disk = _temp.Combine("disk.raw");
+
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "raw", reference, "-o", disk, "--cache-dir", cache, "--seed-blobs");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var host = new BlobStore(cache);
+        var manifest = Oci.Model.Digest.Parse(digest);
+        var blobs = new List<Oci.Model.Digest> { manifest };
+        using (var document = System.Text.Json.JsonDocument.Parse(host.ReadAllBytes(manifest)))
+        {
+            blobs.Add(Oci.Model.Digest.Parse(document.RootElement.GetProperty("config").GetProperty("digest").GetString()!));
+            blobs.AddRange(document.RootElement.GetProperty("layers").EnumerateArray().Select(layer => Oci.Model.Digest.Parse(layer.GetProperty("digest").GetString()!)));
+        }
+
+        // Where the node's upgrades look for them (NodePaths.BlobStore with COS_PERSISTENT at /usr/local).
+        var persistent = OfflineExt4Partition.Open(new ToolRunner(), disk, KairosLayout.PersistentLabel);
+        foreach (var blob in blobs)
+        {
+            Assert.Equal(host.ReadAllBytes(blob), await persistent.ReadFileAsync($"/.basalt/blobs/blobs/{blob.Algorithm}/{blob.Hex}"));
+        }
+
+        // The image's name, as a store names it (the same file a pull on the node would write).
+        var naming = new BlobStore(_temp.Combine("naming"));
+        naming.SetReference(reference, manifest);
+        var nameFile = Assert.Single(Directory.GetFiles(_temp.Combine("naming", "refs")));
+        Assert.Equal(File.ReadAllBytes(nameFile), await persistent.ReadFileAsync("/.basalt/blobs/refs/" + Path.GetFileName(nameFile)));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_temp.Path, ".disk.raw*"));
+    }
+
+    [Fact]
+    public async Task Seed_blobs_needs_an_image()
+    {
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "raw", "--root", Tree("ID=basalt-test\n"), "-o", _temp.Combine("disk.raw"), "--seed-blobs");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--seed-blobs needs an IMAGE", run.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(_temp.Combine("disk.raw")));
     }
 
     [Fact]

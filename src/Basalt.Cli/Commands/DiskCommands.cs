@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Basalt.Agent.Install;
+using Basalt.Agent.Node;
 using Basalt.Agent.Slots;
 using Basalt.Boot.Grub;
 using Basalt.Build.Artifacts;
@@ -48,9 +49,10 @@ internal sealed class DiskCommands : ICommandGroup
         var seed = new Option<string>("--seed") { Description = "Every partition and filesystem UUID derives from this", DefaultValueFactory = _ => DiskArtifactOptions.DefaultSeed };
         var cloudConfig = new Option<string?>("--cloud-config") { Description = $"A cloud-config file baked into COS_OEM (/oem/{DiskArtifactPlan.CloudConfigName}); validated first, a bad file writes nothing", HelpName = "FILE" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan (layout, images, sizes) and write nothing" };
+        var seedBlobs = new Option<bool>("--seed-blobs") { Description = "Also put IMAGE's blobs into the node's blob store on COS_PERSISTENT, so its first upgrade fetches only the layers a new image adds (costs the image's compressed size on the disk)" };
         var command = new Command(name, description)
         {
-            image, root, output, size, seed, cloudConfig, dryRun,
+            image, root, output, size, seed, cloudConfig, dryRun, seedBlobs,
         };
         if (fixedFormat is null)
         {
@@ -79,6 +81,11 @@ internal sealed class DiskCommands : ICommandGroup
 
             if (rootText is not null)
             {
+                if (context.GetValue(seedBlobs))
+                {
+                    throw new CliUsageException("--seed-blobs needs an IMAGE: a --root tree has no blobs", "e.g. basalt build raw oci:registry.example/os:v1 -o node.raw --seed-blobs");
+                }
+
                 var tree = Path.GetFullPath(rootText);
                 var named = InstallSlots.Describe(InstallSource.Parse(ImageSource.DirectoryPrefix + tree), tree, DateTimeOffset.UtcNow);
                 return await BuildAsync(context, options with { RootDirectory = tree }, named, context.GetValue(dryRun), ct).ConfigureAwait(false);
@@ -88,11 +95,26 @@ internal sealed class DiskCommands : ICommandGroup
                 context,
                 imageText!,
                 outputPath,
-                (unpacked, result) =>
+                async (unpacked, result) =>
                 {
                     var image = result.Pull.Image;
                     var slots = InstallSlots.Describe(image.Name, image.Digest.Value, image.Config.Created, DateTimeOffset.UtcNow);
-                    return BuildAsync(context, options with { RootDirectory = unpacked }, slots, context.GetValue(dryRun), ct);
+                    if (!context.GetValue(seedBlobs))
+                    {
+                        return await BuildAsync(context, options with { RootDirectory = unpacked }, slots, context.GetValue(dryRun), ct).ConfigureAwait(false);
+                    }
+
+                    var persistent = Path.Combine(Path.GetDirectoryName(outputPath) ?? "/", $".{Path.GetFileName(outputPath)}.persistent-{Environment.ProcessId}-{Guid.NewGuid():N}");
+                    try
+                    {
+                        var nodeStore = new Oci.Store.BlobStore(new NodePaths { PersistentMount = persistent }.BlobStore);
+                        await context.GetServices<CliServices>().Images.CopyToStoreAsync(image, nodeStore, ct).ConfigureAwait(false);
+                        return await BuildAsync(context, options with { RootDirectory = unpacked, PersistentContentDirectory = persistent }, slots, context.GetValue(dryRun), ct).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        await new ToolRunner().RunAsync(new ToolInvocation("rm", ["-rf", "--one-file-system", persistent]) { Package = "coreutils" }, CancellationToken.None).ConfigureAwait(false);
+                    }
                 },
                 ct).ConfigureAwait(false);
         });

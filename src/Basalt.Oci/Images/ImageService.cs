@@ -143,6 +143,39 @@ public sealed class ImageService
     }
 
     /// <summary>
+    /// Copies a pulled image (its index when it has one, manifest, config and layers) from this service's store into
+    /// <paramref name="target"/>, verified, and names it there as <see cref="ResolvedImage.Name"/>: e.g. the blob store a
+    /// node gets on its disk, so its first upgrade fetches only what a new image adds. Returns the bytes copied (blobs
+    /// the target already holds are not copied again).
+    /// </summary>
+    public async Task<long> CopyToStoreAsync(ResolvedImage image, BlobStore target, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(target);
+        var blobs = new List<Digest> { image.Digest, image.Manifest.Config.Digest };
+        if (image.IndexDigest is { } index)
+        {
+            blobs.Insert(0, index);
+        }
+
+        blobs.AddRange(image.Layers.Select(layer => layer.Digest));
+        long copied = 0;
+        foreach (var digest in blobs.Distinct().Where(digest => !target.Contains(digest)))
+        {
+            var source = _store.OpenRead(digest);
+            await using (source.ConfigureAwait(false))
+            {
+                await target.PutAsync(source, digest, cancellationToken).ConfigureAwait(false);
+            }
+
+            copied += target.GetSize(digest) ?? 0;
+        }
+
+        target.SetReference(image.Name, image.RootDigest);
+        return copied;
+    }
+
+    /// <summary>
     /// Makes an image of <paramref name="directory"/> (one gzip layer; config with os/arch/created/labels,
     /// diff_ids and history; an OCI manifest) and pushes it: blobs first, then the manifest. The blobs
     /// stay in the store, so pulling the image back afterwards transfers nothing.
