@@ -14,8 +14,11 @@ namespace Basalt.Agent.Install;
 /// <summary>What an install did.</summary>
 public sealed record InstallResult(string Device, long DiskBytes, string Source, PowerAction After, TimeSpan Elapsed);
 
-/// <summary>Unpacks an OCI image source into a directory (the CLI hands in its image service).</summary>
-public delegate Task ImageUnpacker(ImageSource source, string targetDirectory, CancellationToken cancellationToken);
+/// <summary>Unpacks an OCI image source into a directory (the CLI hands in its image service) and says which image it was.</summary>
+public delegate Task<UnpackedImageIdentity> ImageUnpacker(ImageSource source, string targetDirectory, CancellationToken cancellationToken);
+
+/// <summary>The image an unpack resolved: its name as upgrades record it, its manifest digest and its build date.</summary>
+public sealed record UnpackedImageIdentity(string Name, string Digest, DateTimeOffset? BuildDate);
 
 /// <summary>
 /// Carries out an <see cref="InstallPlan"/>: before-install, the source tree (bind mount of /, a directory or an
@@ -78,6 +81,7 @@ public sealed class InstallExecutor
             await _stages.RunAsync("before-install", "/", cancellationToken).ConfigureAwait(false);
 
             string tree;
+            UnpackedImageIdentity? image = null;
             switch (plan.Source.Kind)
             {
                 case InstallSourceKind.Directory:
@@ -86,7 +90,7 @@ public sealed class InstallExecutor
                 case InstallSourceKind.Image:
                     tree = Path.Combine(work, "rootfs");
                     _logger.LogInformation("unpacking {Source}", plan.Source.Text);
-                    await _unpack!(plan.Source.Image!, tree, cancellationToken).ConfigureAwait(false);
+                    image = await _unpack!(plan.Source.Image!, tree, cancellationToken).ConfigureAwait(false);
                     break;
                 default:
                     tree = Path.Combine(work, "running-root");
@@ -111,7 +115,11 @@ public sealed class InstallExecutor
             Directory.CreateDirectory(node.AgentDirectory);
             // The slots file travels inside COS_STATE, beside the images it describes.
             var slots = Path.Combine(work, "slots.json");
-            await File.WriteAllBytesAsync(slots, SlotStore.Serialize(InstallSlots.Describe(plan.Source, tree, DateTimeOffset.UtcNow)), cancellationToken).ConfigureAwait(false);
+            // An image is recorded by digest, as an upgrade records it: an upgrade to the installed image is then a no-op.
+            var installed = image is null
+                ? InstallSlots.Describe(plan.Source, tree, DateTimeOffset.UtcNow)
+                : InstallSlots.Describe(image.Name, image.Digest, image.BuildDate, DateTimeOffset.UtcNow);
+            await File.WriteAllBytesAsync(slots, SlotStore.Serialize(installed), cancellationToken).ConfigureAwait(false);
             var disk = InstallPlanner.PlanDisk(plan, tree, cloudConfig, persistent, [new DiskContentFile(slots, InstallSlots.StateTarget)]);
 
             // The record travels inside COS_PERSISTENT: it exists exactly when the disk was written.

@@ -78,7 +78,11 @@ internal sealed class InstallCommands : ICommandGroup
                 new ToolRunner(),
                 stages,
                 path => new FileLifecycleHistory(path),
-                (image, target, token) => services.Images.UnpackAsync(image, target, CommandInputs.Platform(context.Settings), cancellationToken: token));
+                async (image, target, token) =>
+                {
+                    var unpacked = (await services.Images.UnpackAsync(image, target, CommandInputs.Platform(context.Settings), cancellationToken: token).ConfigureAwait(false)).Pull.Image;
+                    return new UnpackedImageIdentity(unpacked.Name, unpacked.Digest.Value, unpacked.Config.Created);
+                });
             context.Console.Error.WriteLine($"installing {plan.Source.Text} onto {plan.Device}");
             var result = await executor.ExecuteAsync(plan, ct).ConfigureAwait(false);
             WriteResult(context, $"installed {result.Source} onto {result.Device} ({ByteSize.Format(result.DiskBytes)}) in {result.Elapsed.TotalSeconds:0.0} s",

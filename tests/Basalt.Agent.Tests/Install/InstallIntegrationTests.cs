@@ -173,6 +173,43 @@ public sealed class InstallIntegrationTests
     }
 
     [Fact]
+    public async Task An_image_install_records_every_slot_by_the_images_name_and_digest()
+    {
+        RequireTools();
+        using var temp = new TempDirectory("install-image");
+        var tree = Tree(temp);
+        var backing = SparseDisk(temp, "disk.raw", 1536 * MiB);
+        var noMounts = temp.Combine("mountinfo");
+        File.WriteAllText(noMounts, string.Empty);
+        var runner = new NoRebootRunner();
+        var digest = "sha256:" + new string('7', 64);
+        var built = new DateTimeOffset(2026, 11, 1, 8, 30, 0, TimeSpan.Zero);
+        ImageUnpacker unpack = async (image, target, cancellationToken) =>
+        {
+            Directory.CreateDirectory(target);
+            await runner.RunAsync(new ToolInvocation("cp", ["-a", tree + "/.", target]), cancellationToken);
+            return new UnpackedImageIdentity("registry.local/os:v7", digest, built);
+        };
+        await using var loop = await LoopDevice.AttachAsync(runner, backing);
+        var plan = Planner(noMounts).Plan(new InstallRequest
+        {
+            Device = loop.Device,
+            Source = "oci:registry.local/os:v7",
+            WorkDirectory = temp.Combine("work"),
+        });
+
+        await new InstallExecutor(runner, new LifecycleStages(new StageRunner(runner), []), path => new FileLifecycleHistory(path), unpack).ExecuteAsync(plan);
+        await loop.DetachAsync();
+
+        var state = OfflineExt4Partition.Open(runner, backing, KairosLayout.StateLabel);
+        var slotsFile = temp.Combine("slots.json");
+        await File.WriteAllBytesAsync(slotsFile, (await state.ReadFileAsync(InstallSlots.StateTarget))!);
+        var slots = new Basalt.Agent.Slots.SlotStore(slotsFile).Read().Slots;
+        Assert.Equal(["active", "passive", "recovery"], slots.Select(slot => slot.Slot));
+        Assert.All(slots, slot => Assert.Equal(("registry.local/os:v7", digest, built), (slot.ImageReference, slot.Digest, slot.BuildDate)));
+    }
+
+    [Fact]
     public async Task A_device_too_small_is_refused_and_left_untouched()
     {
         RequireTools();
@@ -233,6 +270,7 @@ public sealed class InstallIntegrationTests
             unpacked.Add(image.ToString());
             Directory.CreateDirectory(target);
             await runner.RunAsync(new ToolInvocation("cp", ["-a", tree + "/.", target]), cancellationToken);
+            return new UnpackedImageIdentity("registry.local/os:v1", "sha256:" + new string('1', 64), null);
         };
         await using (var loop = await LoopDevice.AttachAsync(runner, backing))
         {
