@@ -96,6 +96,14 @@ public sealed class InstallIntegrationTests
         return Convert.ToHexString(SHA256.HashData(stream));
     }
 
+    /// <summary>The slots file the install left on COS_STATE, read back through a copy in <paramref name="temp"/>.</summary>
+    private static async Task<IReadOnlyList<Basalt.Agent.Slots.SlotInfo>> SlotsOnStateAsync(OfflineExt4Partition state, TempDirectory temp)
+    {
+        var slotsFile = temp.Combine("slots.json");
+        await File.WriteAllBytesAsync(slotsFile, (await state.ReadFileAsync(InstallSlots.StateTarget))!);
+        return new Basalt.Agent.Slots.SlotStore(slotsFile).Read().Slots;
+    }
+
     private static InstallPlanner Planner(string mountInfo) => new(new DiskInventory(), new RunningSystemProbe(mountInfo));
 
     [Fact]
@@ -150,9 +158,7 @@ public sealed class InstallIntegrationTests
         Assert.True(await state.ExistsAsync("/cOS/passive.img"));
         Assert.True(await state.ExistsAsync("/grub2/grub.cfg"));
         // The slots file lies beside the images: all three slots hold the installed tree, named after the source.
-        var slotsFile = temp.Combine("slots.json");
-        await File.WriteAllBytesAsync(slotsFile, (await state.ReadFileAsync(InstallSlots.StateTarget))!);
-        var slots = new Basalt.Agent.Slots.SlotStore(slotsFile).Read().Slots;
+        var slots = await SlotsOnStateAsync(state, temp);
         Assert.Equal(["active", "passive", "recovery"], slots.Select(slot => slot.Slot));
         Assert.All(slots, slot => Assert.Equal(plan.Source.Text, slot.ImageReference));
         var oem = OfflineExt4Partition.Open(runner, backing, KairosLayout.OemLabel);
@@ -202,9 +208,7 @@ public sealed class InstallIntegrationTests
         await loop.DetachAsync();
 
         var state = OfflineExt4Partition.Open(runner, backing, KairosLayout.StateLabel);
-        var slotsFile = temp.Combine("slots.json");
-        await File.WriteAllBytesAsync(slotsFile, (await state.ReadFileAsync(InstallSlots.StateTarget))!);
-        var slots = new Basalt.Agent.Slots.SlotStore(slotsFile).Read().Slots;
+        var slots = await SlotsOnStateAsync(state, temp);
         Assert.Equal(["active", "passive", "recovery"], slots.Select(slot => slot.Slot));
         Assert.All(slots, slot => Assert.Equal(("registry.local/os:v7", digest, built), (slot.ImageReference, slot.Digest, slot.BuildDate)));
     }
