@@ -10,7 +10,10 @@ using Basalt.Oci;
 using Basalt.Oci.Images;
 using Basalt.Oci.Manifests;
 using Basalt.Oci.References;
+using Basalt.Oci.Store;
 using Basalt.Platform;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Basalt.Agent.Recovery;
 
@@ -26,14 +29,23 @@ public sealed record RecoveryUpgradePlan(string Source, string ImageName, string
 }
 
 /// <summary>What an upgrade of the recovery image did.</summary>
-public sealed record RecoveryUpgradeResult(RecoveryUpgradePlan Plan, bool Changed, long BytesTransferred, long ImageBytes, TimeSpan Elapsed);
+public sealed record RecoveryUpgradeResult(RecoveryUpgradePlan Plan, bool Changed, long BytesTransferred, long ImageBytes, TimeSpan Elapsed)
+{
+    /// <summary>Blobs removed from the node's store afterwards: those of images no slot holds any more.</summary>
+    public int BlobsRemoved { get; init; }
+
+    /// <summary>Bytes those blobs took on COS_PERSISTENT.</summary>
+    public long BlobBytesFreed { get; init; }
+}
 
 /// <summary>
 /// <c>basalt upgrade --recovery</c>: the recovery image (COS_RECOVERY <c>/cOS/recovery.squashfs</c>) is replaced by
 /// the source. The image is unpacked and squashed on COS_PERSISTENT, where the blob store is; only when the whole
 /// squashfs exists, and COS_RECOVERY has room for it beside the old one, is it copied there and renamed over the
 /// old file, so at every instant the partition holds one whole recovery image. The recovery slot's record (image,
-/// digest, build date) is written afterwards; the same digest is a no-op that writes nothing.
+/// digest, build date) is written afterwards; the same digest is a no-op that writes nothing. Then the node's blob
+/// store keeps only the images the slots hold (<see cref="SlotBlobRetention"/>), as after an upgrade of active: the
+/// image recovery held before goes, unless active or passive still runs it.
 /// </summary>
 public sealed class RecoveryUpgradeService
 {
@@ -48,9 +60,10 @@ public sealed class RecoveryUpgradeService
     private readonly Func<string, FileSystemSpace> _space;
     private readonly TimeProvider _clock;
     private readonly IJournalCheckpoint _checkpoint;
+    private readonly ILogger _logger;
 
     /// <param name="paths">The node; <see cref="NodePaths.RecoveryMount"/> must be where COS_RECOVERY is reachable read-write (<see cref="RecoveryPartitionAccess"/>).</param>
-    public RecoveryUpgradeService(NodePaths paths, ImageService images, IToolRunner runner, SlotStore slots, ILifecycleHistory history, Func<string, FileSystemSpace>? space = null, TimeProvider? clock = null, IJournalCheckpoint? checkpoint = null)
+    public RecoveryUpgradeService(NodePaths paths, ImageService images, IToolRunner runner, SlotStore slots, ILifecycleHistory history, Func<string, FileSystemSpace>? space = null, TimeProvider? clock = null, IJournalCheckpoint? checkpoint = null, ILogger? logger = null)
     {
         _paths = paths ?? throw new ArgumentNullException(nameof(paths));
         _images = images ?? throw new ArgumentNullException(nameof(images));
@@ -60,6 +73,7 @@ public sealed class RecoveryUpgradeService
         _space = space ?? Posix.GetSpace;
         _clock = clock ?? TimeProvider.System;
         _checkpoint = checkpoint ?? new JournalCheckpoint();
+        _logger = logger ?? NullLogger.Instance;
     }
 
     /// <summary>Where the image is unpacked and squashed, on COS_PERSISTENT.</summary>
@@ -141,16 +155,26 @@ public sealed class RecoveryUpgradeService
             _checkpoint.Checkpoint(cos);
 
             var now = _clock.GetUtcNow();
+            SlotTable? slots = null;
             if (File.Exists(_slots.Path))
             {
                 var table = await _slots.ReadAsync(cancellationToken).ConfigureAwait(false);
-                await _slots.WriteAsync(table.With(new SlotInfo(SlotNames.Recovery, plan.ImageName, plan.Digest, plan.BuildDate, now)), cancellationToken).ConfigureAwait(false);
+                slots = table.With(new SlotInfo(SlotNames.Recovery, plan.ImageName, plan.Digest, plan.BuildDate, now));
+                await _slots.WriteAsync(slots, cancellationToken).ConfigureAwait(false);
             }
 
             await _history.AppendAsync(
                 new LifecycleRecord(LifecycleOperations.RecoveryUpgrade, now, LifecycleOperations.Succeeded, SlotNames.Recovery, plan.ImageName, plan.RecoveryDigest, plan.Digest),
                 cancellationToken).ConfigureAwait(false);
-            return new RecoveryUpgradeResult(plan, true, unpacked.Pull.BytesTransferred, imageBytes, stopwatch.Elapsed);
+            // Without active's digest the store cannot tell which blobs the running system's next upgrade can reuse.
+            var trimmed = slots?.Active?.Digest is null
+                ? new PruneResult([], [], [], 0)
+                : SlotBlobRetention.TrimAfterUpgrade(_images.Store, [slots.Active.Digest, slots.Passive?.Digest, slots.Recovery?.Digest], _logger);
+            return new RecoveryUpgradeResult(plan, true, unpacked.Pull.BytesTransferred, imageBytes, stopwatch.Elapsed)
+            {
+                BlobsRemoved = trimmed.RemovedBlobs.Count,
+                BlobBytesFreed = trimmed.BytesFreed,
+            };
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -1,5 +1,6 @@
 using Basalt.Oci.Model;
 using Basalt.Oci.Store;
+using Microsoft.Extensions.Logging;
 
 namespace Basalt.Agent.Upgrade;
 
@@ -23,5 +24,29 @@ public static class SlotBlobRetention
         ArgumentNullException.ThrowIfNull(slotDigests);
         var roots = slotDigests.Select(text => Digest.TryParse(text, out var digest) ? digest : (Digest?)null).OfType<Digest>().Distinct().ToList();
         return roots.Count == 0 ? new PruneResult([], [], [], 0) : store.Prune(PrunePolicy.KeepingOnly(roots));
+    }
+
+    /// <summary>
+    /// <see cref="Trim"/> once an upgrade is done and recorded. A failure here costs only space, never the upgrade, so
+    /// it is logged and reported as nothing removed.
+    /// </summary>
+    public static PruneResult TrimAfterUpgrade(BlobStore store, IEnumerable<string?> slotDigests, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        try
+        {
+            var result = Trim(store, slotDigests);
+            if (result.RemovedBlobs.Count > 0)
+            {
+                logger.LogInformation("removed {Count} blobs ({Bytes} bytes) of images no slot holds", result.RemovedBlobs.Count, result.BytesFreed);
+            }
+
+            return result;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("could not remove the blobs of images no slot holds: {Message}", e.Message);
+            return new PruneResult([], [], [], 0);
+        }
     }
 }

@@ -262,7 +262,7 @@ public sealed class UpgradeService
         phases.Add(UpgradePhases.Swap, completion.Steps);
         phases.Add(UpgradePhases.Staging, completion.Staging);
         phases.Restart();
-        var trimmed = TrimBlobStore();
+        var trimmed = SlotBlobRetention.TrimAfterUpgrade(_images.Store, [_slots.ReadActive()?.Digest, _slots.ReadPassive()?.Digest, _slots.ReadRecovery()?.Digest], _logger);
         phases.End(UpgradePhases.TrimBlobs);
         await RunStageAsync("after-upgrade", _paths.SystemRoot, cancellationToken).ConfigureAwait(false);
         var pull = unpacked.Pull;
@@ -273,29 +273,6 @@ public sealed class UpgradeService
             BlobsRemoved = trimmed.RemovedBlobs.Count,
             BlobBytesFreed = trimmed.BytesFreed,
         };
-    }
-
-    /// <summary>
-    /// The upgrade is done and recorded: the blob store keeps the images the slots hold (<see cref="SlotBlobRetention"/>).
-    /// A failure here costs only space, so it is logged, not thrown.
-    /// </summary>
-    private PruneResult TrimBlobStore()
-    {
-        try
-        {
-            var result = SlotBlobRetention.Trim(_images.Store, [_slots.ReadActive()?.Digest, _slots.ReadPassive()?.Digest, _slots.ReadRecovery()?.Digest]);
-            if (result.RemovedBlobs.Count > 0)
-            {
-                _logger.LogInformation("removed {Count} blobs ({Bytes} bytes) of images no slot holds", result.RemovedBlobs.Count, result.BytesFreed);
-            }
-
-            return result;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            _logger.LogWarning("could not remove the blobs of images no slot holds: {Message}", e.Message);
-            return new PruneResult([], [], [], 0);
-        }
     }
 
     /// <summary>Times consecutive phases: each <see cref="End"/> records the time since the last one (or <see cref="Restart"/>).</summary>

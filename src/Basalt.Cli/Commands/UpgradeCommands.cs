@@ -130,7 +130,7 @@ internal sealed class UpgradeCommands : ICommandGroup
                 $"the previous image is now passive; the new one gets {request.BootTries} boot tries; reboot to start it");
             if (result.BlobsRemoved > 0)
             {
-                context.Console.WriteText($"removed {result.BlobsRemoved} blobs ({Units.Bytes(result.BlobBytesFreed)}) of images no slot holds any more from the node's blob store");
+                context.Console.WriteText(BlobsRemovedLine(result.BlobsRemoved, result.BlobBytesFreed));
             }
 
             return ExitCodes.Success;
@@ -161,9 +161,21 @@ internal sealed class UpgradeCommands : ICommandGroup
         var text = result.Changed
             ? $"recovery upgraded to {result.Plan.ImageName} ({result.Plan.Digest}): {Units.Bytes(result.ImageBytes)} squashfs, fetched {Units.Bytes(result.BytesTransferred)}"
             : result.Plan.Summary + "; nothing was changed";
-        WriteResult(context, text, new RecoveryUpgradeOutput(result.Changed ? "upgraded" : "no-op", result.Plan, result.BytesTransferred, result.ImageBytes, result.Elapsed.TotalSeconds));
+        if (result.BlobsRemoved > 0)
+        {
+            text += Environment.NewLine + BlobsRemovedLine(result.BlobsRemoved, result.BlobBytesFreed);
+        }
+
+        WriteResult(context, text, new RecoveryUpgradeOutput(result.Changed ? "upgraded" : "no-op", result.Plan, result.BytesTransferred, result.ImageBytes, result.Elapsed.TotalSeconds)
+        {
+            BlobsRemoved = result.BlobsRemoved,
+            BlobBytesFreed = result.BlobBytesFreed,
+        });
         return ExitCodes.Success;
     }
+
+    private static string BlobsRemovedLine(int blobs, long bytes) =>
+        $"removed {blobs} blobs ({Units.Bytes(bytes)}) of images no slot holds any more from the node's blob store";
 
     private static void WriteResult(CommandContext context, string text, RecoveryUpgradeOutput output)
     {
@@ -354,7 +366,12 @@ public sealed record UpgradeOutput(string Outcome, string? Recovered, UpgradePla
 public sealed record PhaseOutput(string Phase, double Seconds);
 
 /// <summary>The JSON document of `basalt upgrade --recovery`.</summary>
-public sealed record RecoveryUpgradeOutput(string Outcome, RecoveryUpgradePlan Plan, long BytesTransferred, long ImageBytes, double Seconds);
+public sealed record RecoveryUpgradeOutput(string Outcome, RecoveryUpgradePlan Plan, long BytesTransferred, long ImageBytes, double Seconds)
+{
+    public int BlobsRemoved { get; init; }
+
+    public long BlobBytesFreed { get; init; }
+}
 
 /// <summary>The JSON document of `basalt recover`.</summary>
 public sealed record RecoverOutput(string Outcome, string? Operation, string? InterruptedAt, string? Message);

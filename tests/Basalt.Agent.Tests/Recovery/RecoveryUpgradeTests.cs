@@ -5,6 +5,7 @@ using Basalt.Agent.Slots;
 using Basalt.Agent.Tests.Upgrade;
 using Basalt.Agent.Upgrade;
 using Basalt.Oci.Images;
+using Basalt.Oci.Model;
 using Basalt.Oci.Registry;
 using Basalt.Oci.Store;
 using Basalt.Platform;
@@ -74,6 +75,54 @@ public sealed class RecoveryUpgradeTests
         Assert.Equal(
             [(LifecycleOperations.RecoveryUpgrade, LifecycleOperations.Succeeded), (LifecycleOperations.RecoveryUpgrade, LifecycleOperations.NoOp)],
             history.Select(r => (r.Operation, r.Outcome)));
+    }
+
+    [Fact]
+    public async Task The_blob_store_then_keeps_only_the_images_the_slots_hold()
+    {
+        Requires.Tool("mksquashfs", "squashfs-tools");
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        var slots = new SlotStore(node.Paths.SlotsFile);
+        var store = new BlobStore(node.Paths.BlobStore);
+        Directory.CreateDirectory(Path.GetDirectoryName(node.Paths.RecoverySquashfs)!);
+        await slots.WriteAsync(SlotTable.From([new SlotInfo(SlotNames.Active, "os:v1", "sha256:" + new string('a', 64), null, DateTimeOffset.UnixEpoch)]));
+        var a = await Service(node, registry).UpgradeAsync(MakeTree(node, "A"));
+        // The node now runs A as well: active and recovery share it.
+        await slots.WriteAsync((await slots.ReadAsync()).With(new SlotInfo(SlotNames.Active, "os:A", a.Plan.Digest, null, DateTimeOffset.UnixEpoch)));
+        var b = await Service(node, registry).UpgradeAsync(MakeTree(node, "B"));
+        Assert.Equal(0, b.BlobsRemoved); // A left recovery but active still runs it
+        node.AgeBlobStore();
+
+        var c = await Service(node, registry).UpgradeAsync(MakeTree(node, "C"));
+
+        // B, which only recovery held, is gone with its name; A (active) and C (recovery) stay.
+        Assert.False(store.Contains(Digest.Parse(b.Plan.Digest)));
+        Assert.True(store.Contains(Digest.Parse(a.Plan.Digest)));
+        Assert.True(store.Contains(Digest.Parse(c.Plan.Digest)));
+        Assert.Equal(3, c.BlobsRemoved); // B's manifest, config and layer
+        Assert.True(c.BlobBytesFreed > 0);
+        Assert.Equal(2, store.ListReferences().Count);
+    }
+
+    [Fact]
+    public async Task Without_a_recorded_active_image_the_blob_store_is_left_alone()
+    {
+        Requires.Tool("mksquashfs", "squashfs-tools");
+        using var node = new FakeNode();
+        using var registry = new RegistryClient();
+        var store = new BlobStore(node.Paths.BlobStore);
+        Directory.CreateDirectory(Path.GetDirectoryName(node.Paths.RecoverySquashfs)!);
+        await new SlotStore(node.Paths.SlotsFile).WriteAsync(SlotTable.From([new SlotInfo(SlotNames.Passive, "os:v0", "sha256:" + new string('b', 64), null, DateTimeOffset.UnixEpoch)]));
+        var a = await Service(node, registry).UpgradeAsync(MakeTree(node, "A"));
+        node.AgeBlobStore();
+
+        var b = await Service(node, registry).UpgradeAsync(MakeTree(node, "B"));
+
+        // The running system's image is unknown: its blobs may be A's, so nothing goes.
+        Assert.Equal(0, b.BlobsRemoved);
+        Assert.True(store.Contains(Digest.Parse(a.Plan.Digest)));
+        Assert.True(store.Contains(Digest.Parse(b.Plan.Digest)));
     }
 
     [Fact]

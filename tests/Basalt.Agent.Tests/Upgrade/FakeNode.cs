@@ -5,6 +5,7 @@ using Basalt.Agent.Node;
 using Basalt.Agent.Slots;
 using Basalt.Agent.Upgrade;
 using Basalt.Boot.Grub;
+using Basalt.Oci.Store;
 using Basalt.Platform;
 using Basalt.Testing;
 
@@ -91,6 +92,19 @@ public sealed class FakeNode : IDisposable
         Assert.Equal(SlotLabels.Passive, Label(Paths.PassiveImage));
         Assert.Contains(ReadPayload(Paths.ActiveImage), activeMay);
         Assert.Contains(ReadPayload(Paths.PassiveImage), passiveMay);
+    }
+
+    /// <summary>
+    /// Dates every blob in the node's store an hour back: long enough ago that no pull beside an upgrade can still be
+    /// about to use them, so a trim of the store does not spare them.
+    /// </summary>
+    public void AgeBlobStore()
+    {
+        var store = new BlobStore(Paths.BlobStore);
+        foreach (var blob in store.List())
+        {
+            File.SetLastWriteTimeUtc(store.GetPath(blob.Digest), DateTime.UtcNow.AddHours(-1));
+        }
     }
 
     public Dictionary<string, string> GrubVariables() =>

@@ -122,11 +122,7 @@ public sealed class UpgradeServiceTests
         var second = await service.UpgradeAsync(new UpgradeRequest(MakeTree(node, "T2")));
         Assert.Equal(0, second.BlobsRemoved); // T1 is passive now: still held
         Assert.True(store.Contains(Digest.Parse(first.Plan.Digest)));
-        // Long enough ago that no pull beside this one can still be about to use them.
-        foreach (var blob in store.List())
-        {
-            File.SetLastWriteTimeUtc(store.GetPath(blob.Digest), DateTime.UtcNow.AddHours(-1));
-        }
+        node.AgeBlobStore();
 
         var third = await service.UpgradeAsync(new UpgradeRequest(MakeTree(node, "T3")));
 
