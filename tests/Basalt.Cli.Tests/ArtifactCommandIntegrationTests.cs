@@ -117,6 +117,32 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
     }
 
     [Fact]
+    public async Task Build_iso_from_an_image_names_it_by_digest_beside_the_squashfs_for_the_live_install()
+    {
+        Requires.Tool("xorriso", "xorriso");
+        var cache = _temp.Combine("cache");
+        var (reference, digest) = await SavedImageAsync(cache);
+        var iso = _temp.Combine("basalt.iso");
+
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "iso", reference, "-o", iso, "--cache-dir", cache);
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        // Where the live install looks for it: beside the squashfs the live system runs from.
+        var extracted = _temp.Combine("medium-slots.json");
+        var target = InstallSlots.BesideSquashfs(IsoArtifactPlan.SquashfsTarget);
+        var extract = await new ToolRunner().RunAsync(new ToolInvocation("xorriso", ["-osirrox", "on", "-indev", iso, "-extract", target, extracted]) { Package = "xorriso" });
+        Assert.True(File.Exists(extracted), $"the ISO has no {target}:\n{extract.StandardError}");
+        var slots = new SlotStore(extracted).Read();
+        Assert.Equal(SlotNames.All, slots.Slots.Select(slot => slot.Slot));
+        Assert.All(slots.Slots, slot =>
+        {
+            Assert.Equal(reference, slot.ImageReference);
+            Assert.Equal(digest, slot.Digest);
+        });
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_temp.Path, ".basalt.iso*"));
+    }
+
+    [Fact]
     public async Task Seed_blobs_needs_an_image()
     {
         var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "raw", "--root", Tree("ID=basalt-test\n"), "-o", _temp.Combine("disk.raw"), "--seed-blobs");

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Basalt.Agent.Install;
+using Basalt.Agent.Slots;
 using Basalt.Build.Artifacts;
 using Basalt.Build.Vm;
 using Basalt.Platform;
@@ -14,7 +16,7 @@ namespace Basalt.EndToEnd.Tests;
 /// <c>install.poweroff: true</c>, boots in live mode next to a blank virtio disk; the auto-install unit installs onto
 /// the disk (the live medium is not a candidate) and the machine powers itself off. Boot 2: the disk alone boots the
 /// installed system in active mode with the cloud-config applied; <c>basalt state</c> reads it (the three slots hold the
-/// same image, the install is in the history), and the passive image and the recovery squashfs are checked to hold the
+/// image the medium's slots file names, by digest; the install is in the history), and the passive image and the recovery squashfs are checked to hold the
 /// same system without booting them. BIOS boot of the ISO is proven without a VM, by the El Torito catalog
 /// (Basalt.Build.Tests' IsoArtifactBuilderIntegrationTests).
 /// </summary>
@@ -47,6 +49,13 @@ public sealed class IsoInstallScenarioTests : IDisposable
 
     private static readonly TimeSpan InstallTimeout = TimeSpan.FromMinutes(60);
 
+    /// <summary>The image the medium says its squashfs holds.</summary>
+    private const string MediumImage = "registry.example/basalt/os:iso";
+
+    private const string MediumDigest = "sha256:5d1c0c5d1c0c5d1c0c5d1c0c5d1c0c5d1c0c5d1c0c5d1c0c5d1c0c5d1c0c5d1c";
+
+    private static readonly DateTimeOffset MediumBuildDate = new(2026, 11, 20, 7, 0, 0, TimeSpan.Zero);
+
     private readonly BasaltOsFixture _os;
     private readonly ITestOutputHelper _output;
     private readonly TempDirectory _temp = new("e2e-iso");
@@ -69,11 +78,15 @@ public sealed class IsoInstallScenarioTests : IDisposable
         var config = _temp.Combine("installer.yaml");
         await File.WriteAllTextAsync(config, InstallerConfig);
         var iso = _temp.Combine("basalt.iso");
+        // As basalt build iso IMAGE names the image its squashfs holds: the install must record it by digest.
+        var mediumSlots = _temp.Combine("medium-slots.json");
+        await File.WriteAllBytesAsync(mediumSlots, SlotStore.Serialize(InstallSlots.Describe(MediumImage, MediumDigest, MediumBuildDate, DateTimeOffset.UtcNow)));
         var built = await new IsoArtifactBuilder(_os.Runner).BuildAsync(new IsoArtifactOptions
         {
             RootDirectory = _os.RootDirectory,
             OutputPath = iso,
             CloudConfigPath = config,
+            MediumFiles = [new DiskContentFile(mediumSlots, "/" + InstallSlots.MediumFileName)],
         });
         _output.WriteLine($"ISO: {built.IsoBytes} bytes, squashfs {built.SquashfsBytes} bytes, BIOS {built.BootsBios}, {built.Elapsed.TotalSeconds:0} s");
 
@@ -116,7 +129,7 @@ public sealed class IsoInstallScenarioTests : IDisposable
             .Select(slot => (Reference: slots[slot].GetProperty("imageReference").GetString(), Built: slots[slot].GetProperty("buildDate").GetString(), Digest: slots[slot].GetProperty("digest").ToString()))
             .Distinct()
             .ToList();
-        Assert.True(held.Count == 1 && !string.IsNullOrEmpty(held[0].Reference) && !string.IsNullOrEmpty(held[0].Built), $"active, passive and recovery hold the same named, dated image\n{json}");
+        Assert.True(held.Count == 1 && held[0].Reference == MediumImage && held[0].Digest == MediumDigest && !string.IsNullOrEmpty(held[0].Built), $"active, passive and recovery hold the image the medium names, by digest\n{json}");
         var install = root.GetProperty("history").EnumerateArray()
             .Where(r => r.GetProperty("operation").GetString() == "install")
             .ToList();

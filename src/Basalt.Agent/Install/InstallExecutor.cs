@@ -117,7 +117,7 @@ public sealed class InstallExecutor
             var slots = Path.Combine(work, "slots.json");
             // An image is recorded by digest, as an upgrade records it: an upgrade to the installed image is then a no-op.
             var installed = image is null
-                ? InstallSlots.Describe(plan.Source, tree, DateTimeOffset.UtcNow)
+                ? InstallSlots.Describe(plan.Source, tree, DateTimeOffset.UtcNow, plan.MediumSlotsPath)
                 : InstallSlots.Describe(image.Name, image.Digest, image.BuildDate, DateTimeOffset.UtcNow);
             await File.WriteAllBytesAsync(slots, SlotStore.Serialize(installed), cancellationToken).ConfigureAwait(false);
             var disk = InstallPlanner.PlanDisk(plan, tree, cloudConfig, persistent, [new DiskContentFile(slots, InstallSlots.StateTarget)]);

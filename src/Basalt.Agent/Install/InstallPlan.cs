@@ -136,6 +136,12 @@ public sealed record InstallPlan
     /// <summary>A squashfs of the source tree reused as the recovery image (installing from a live medium); null: one is made.</summary>
     public string? RecoverySquashfsPath { get; init; }
 
+    /// <summary>
+    /// The live medium's slots file (<see cref="InstallSlots.MediumFileName"/>) naming the image the running system was
+    /// booted from, by digest; null: none (a medium built from a tree, or not a live boot).
+    /// </summary>
+    public string? MediumSlotsPath { get; init; }
+
     public int StepsOf(string stage) => Stages.FirstOrDefault(entry => entry.Stage == stage).Steps;
 
     /// <summary>The actions in order, as the executor carries them out.</summary>
@@ -146,7 +152,8 @@ public sealed record InstallPlan
             var steps = new List<string> { $"run stage before-install ({StepsOf("before-install")} steps)" };
             steps.Add(Source.Kind switch
             {
-                InstallSourceKind.RunningSystem => "bind-mount / read-only (without the filesystems mounted below it) as the source tree",
+                InstallSourceKind.RunningSystem => "bind-mount / read-only (without the filesystems mounted below it) as the source tree"
+                    + (MediumSlotsPath is { } named ? $"; record the slots as the image {named} names" : string.Empty),
                 InstallSourceKind.Image => $"unpack {Source.Text} into the work directory",
                 _ => $"use the tree {Source.Path}",
             });

@@ -69,6 +69,9 @@ public sealed class InstallPlanner
             RecoverySquashfsPath = source.Kind == InstallSourceKind.RunningSystem && LifecycleStages.CountSteps(request.StageSources, "after-install-chroot") == 0
                 ? request.LiveSquashfsPath
                 : null,
+            MediumSlotsPath = source.Kind == InstallSourceKind.RunningSystem && request.LiveSquashfsPath is { } live && File.Exists(InstallSlots.BesideSquashfs(live))
+                ? InstallSlots.BesideSquashfs(live)
+                : null,
         };
 
         return source.Kind == InstallSourceKind.Directory

@@ -20,15 +20,35 @@ public static class InstallSlots
     public const string BuildDateKey = "BASALT_BUILD_DATE";
 
     /// <summary>
+    /// The slots file a live medium built from an image carries beside its squashfs (<c>basalt build iso IMAGE</c>): it
+    /// names the image the squashfs holds, with its digest, which the tree itself cannot tell.
+    /// </summary>
+    public const string MediumFileName = "slots.json";
+
+    /// <summary>Where <see cref="MediumFileName"/> lies for <paramref name="squashfs"/>, the medium's root image.</summary>
+    public static string BesideSquashfs(string squashfs)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(squashfs);
+        return Path.Combine(Path.GetDirectoryName(squashfs) ?? "/", MediumFileName);
+    }
+
+    /// <summary>
     /// What the slots hold after installing <paramref name="tree"/> from <paramref name="source"/>. The reference is the
     /// image asked for when the source is an image, else the name the tree's os-release gives itself (a live medium or
     /// a directory carry no reference of their own), else the source as written; the build date comes from os-release.
-    /// No digest is claimed for a tree: the live medium and a directory do not know their manifest's.
+    /// No digest is claimed for a tree, unless the live medium the running system came from names its image in
+    /// <paramref name="mediumSlotsFile"/> (<see cref="MediumFileName"/>): then the slots hold that image, by digest, so
+    /// an upgrade to it is a no-op. An unreadable medium file is passed over: the install does not depend on it.
     /// </summary>
-    public static SlotTable Describe(InstallSource source, string tree, DateTimeOffset writtenAt)
+    public static SlotTable Describe(InstallSource source, string tree, DateTimeOffset writtenAt, string? mediumSlotsFile = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentException.ThrowIfNullOrEmpty(tree);
+        if (source.Kind == InstallSourceKind.RunningSystem && mediumSlotsFile is not null && ReadMediumImage(mediumSlotsFile) is { } medium)
+        {
+            return Describe(medium.ImageReference, medium.Digest, medium.BuildDate, writtenAt);
+        }
+
         var release = ReadOsRelease(tree);
         var named = release?.Get(ImageReferenceKey) is { Length: > 0 } name ? name : null;
         var reference = source.Kind == InstallSourceKind.Image ? source.Text : named ?? source.Text;
@@ -46,6 +66,18 @@ public static class InstallSlots
     {
         ArgumentException.ThrowIfNullOrEmpty(reference);
         return SlotTable.From(SlotNames.All.Select(slot => new SlotInfo(slot, reference, digest, buildDate, writtenAt)));
+    }
+
+    private static SlotInfo? ReadMediumImage(string path)
+    {
+        try
+        {
+            return new SlotStore(path).Read().Active is { ImageReference.Length: > 0 } active ? active : null;
+        }
+        catch (SlotsFileUnreadableException)
+        {
+            return null;
+        }
     }
 
     private static OsRelease? ReadOsRelease(string tree)

@@ -325,28 +325,36 @@ public static class DiskArtifactPlanner
     /// The state files a caller adds must exist and land beside the images without replacing what the build writes
     /// there (the images, the menu): a target is an absolute path without <c>..</c>, not one of those.
     /// </summary>
-    public static void EnsureStateFiles(IReadOnlyList<DiskContentFile> files)
+    public static void EnsureStateFiles(IReadOnlyList<DiskContentFile> files) =>
+        EnsureAddedFiles(
+            files,
+            new[] { DiskArtifactPlan.ActiveImagePath, DiskArtifactPlan.PassiveImagePath }.Select(path => path["state".Length..]).Append(GrubPaths.MenuConfig),
+            "state file");
+
+    /// <summary>
+    /// Files a caller adds to what a build writes: each exists, and its target is an absolute file path without
+    /// <c>.</c> or <c>..</c>, named once, and not one of the <paramref name="reserved"/> targets the build writes itself.
+    /// </summary>
+    public static void EnsureAddedFiles(IReadOnlyList<DiskContentFile> files, IEnumerable<string> reserved, string what)
     {
         ArgumentNullException.ThrowIfNull(files);
-        var reserved = new[] { DiskArtifactPlan.ActiveImagePath, DiskArtifactPlan.PassiveImagePath }
-            .Select(path => path["state".Length..])
-            .Append(GrubPaths.MenuConfig)
-            .ToHashSet(StringComparer.Ordinal);
+        ArgumentNullException.ThrowIfNull(reserved);
+        var builds = reserved.ToHashSet(StringComparer.Ordinal);
         foreach (var file in files)
         {
             if (!file.Target.StartsWith('/') || file.Target.EndsWith('/') || file.Target.Split('/').Any(part => part is ".." or "."))
             {
-                throw new ArgumentException($"state file target '{file.Target}' must be an absolute file path without '.' or '..'", nameof(files));
+                throw new ArgumentException($"{what} target '{file.Target}' must be an absolute file path without '.' or '..'", nameof(files));
             }
 
-            if (reserved.Contains(file.Target) || files.Count(other => other.Target == file.Target) > 1)
+            if (builds.Contains(file.Target) || files.Count(other => other.Target == file.Target) > 1)
             {
-                throw new ArgumentException($"state file target '{file.Target}' is already written by the build", nameof(files));
+                throw new ArgumentException($"{what} target '{file.Target}' is already written by the build", nameof(files));
             }
 
             if (!File.Exists(file.Source))
             {
-                throw new ArgumentException($"state file source '{file.Source}' does not exist", nameof(files));
+                throw new ArgumentException($"{what} source '{file.Source}' does not exist", nameof(files));
             }
         }
     }

@@ -35,6 +35,12 @@ public sealed record IsoArtifactOptions
 
     /// <summary>Where the medium's files are staged; null: a hidden directory beside the output.</summary>
     public string? WorkDirectory { get; init; }
+
+    /// <summary>
+    /// Files the caller adds to the medium (e.g. the slots file naming the image the squashfs holds), copied to their
+    /// targets beside what the build writes; a target the build writes itself is refused.
+    /// </summary>
+    public IReadOnlyList<DiskContentFile> MediumFiles { get; init; } = [];
 }
 
 /// <summary>One file of the ISO: where it comes from on the host (null: made by the build) and where it goes.</summary>
@@ -169,6 +175,7 @@ public static class IsoArtifactPlanner
             files.Add(new IsoFile(Path.GetFullPath(cloudConfig), IsoArtifactPlan.CloudConfigTarget, "cloud-config, read by the live system from /run/initramfs/live"));
         }
 
+        AddMediumFiles(files, options.MediumFiles);
         var grubModules = DiskArtifactPlanner.FindGrubModules(root, options.GrubModulesDirectory);
         var bios = FindBiosModules(options.BiosModulesDirectory);
         var tree = DirectoryTree.Measure(root);
@@ -217,6 +224,18 @@ public static class IsoArtifactPlanner
             RequiredFreeBytes = staging + isoBound + (64 * ByteSize.MiB),
             Tools = tools,
         };
+    }
+
+    private static void AddMediumFiles(List<IsoFile> files, IReadOnlyList<DiskContentFile> added)
+    {
+        DiskArtifactPlanner.EnsureAddedFiles(
+            added,
+            [
+                IsoArtifactPlan.KernelTarget, IsoArtifactPlan.InitrdTarget, IsoArtifactPlan.SquashfsTarget, IsoArtifactPlan.MenuTarget,
+                IsoArtifactPlan.EfiImageTarget, IsoArtifactPlan.BiosImageTarget, IsoArtifactPlan.CloudConfigTarget,
+            ],
+            "medium file");
+        files.AddRange(added.Select(file => new IsoFile(Path.GetFullPath(file.Source), file.Target, "added by the caller")));
     }
 
     /// <summary>

@@ -97,8 +97,7 @@ internal sealed class DiskCommands : ICommandGroup
                 outputPath,
                 async (unpacked, result) =>
                 {
-                    var image = result.Pull.Image;
-                    var slots = InstallSlots.Describe(image.Name, image.Digest.Value, image.Config.Created, DateTimeOffset.UtcNow);
+                    var slots = UnpackedImage.Slots(result);
                     if (!context.GetValue(seedBlobs))
                     {
                         return await BuildAsync(context, options with { RootDirectory = unpacked }, slots, context.GetValue(dryRun), ct).ConfigureAwait(false);
@@ -108,7 +107,7 @@ internal sealed class DiskCommands : ICommandGroup
                     try
                     {
                         var nodeStore = new Oci.Store.BlobStore(new NodePaths { PersistentMount = persistent }.BlobStore);
-                        await context.GetServices<CliServices>().Images.CopyToStoreAsync(image, nodeStore, ct).ConfigureAwait(false);
+                        await context.GetServices<CliServices>().Images.CopyToStoreAsync(result.Pull.Image, nodeStore, ct).ConfigureAwait(false);
                         return await BuildAsync(context, options with { RootDirectory = unpacked, PersistentContentDirectory = persistent }, slots, context.GetValue(dryRun), ct).ConfigureAwait(false);
                     }
                     finally
@@ -125,19 +124,12 @@ internal sealed class DiskCommands : ICommandGroup
     /// Builds the disk with <paramref name="slots"/> as its slots file on COS_STATE, as an install writes it: the node's
     /// <c>basalt state</c> then names the image each slot holds, and with a digest an upgrade to that same image is a no-op.
     /// </summary>
-    private static async Task<int> BuildAsync(CommandContext context, DiskArtifactOptions options, SlotTable slots, bool dryRun, CancellationToken cancellationToken)
-    {
-        var slotsFile = Path.Combine(Path.GetDirectoryName(options.OutputPath) ?? "/", $".{Path.GetFileName(options.OutputPath)}.slots-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
-        try
-        {
-            await File.WriteAllBytesAsync(slotsFile, SlotStore.Serialize(slots), cancellationToken).ConfigureAwait(false);
-            return await BuildAsync(context, options with { StateFiles = [.. options.StateFiles, new DiskContentFile(slotsFile, InstallSlots.StateTarget)] }, dryRun, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            File.Delete(slotsFile);
-        }
-    }
+    private static Task<int> BuildAsync(CommandContext context, DiskArtifactOptions options, SlotTable slots, bool dryRun, CancellationToken cancellationToken) =>
+        UnpackedImage.WithSlotsFileAsync(
+            options.OutputPath,
+            slots,
+            slotsFile => BuildAsync(context, options with { StateFiles = [.. options.StateFiles, new DiskContentFile(slotsFile, InstallSlots.StateTarget)] }, dryRun, cancellationToken),
+            cancellationToken);
 
     private static async Task<int> BuildAsync(CommandContext context, DiskArtifactOptions options, bool dryRun, CancellationToken cancellationToken)
     {

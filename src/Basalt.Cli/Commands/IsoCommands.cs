@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Basalt.Agent.Install;
 using Basalt.Build.Artifacts;
 using Basalt.Cli.Hosting;
 using Basalt.Disk;
@@ -44,7 +45,17 @@ internal static class IsoCommands
                 return await BuildAsync(context, options, context.GetValue(dryRun), ct).ConfigureAwait(false);
             }
 
-            return await UnpackedImage.BuildFromAsync(context, imageText!, outputPath, (unpacked, _) => BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct), ct).ConfigureAwait(false);
+            // The medium names the image its squashfs holds, by digest, beside it: a node installed from it records that.
+            return await UnpackedImage.BuildFromAsync(
+                context,
+                imageText!,
+                outputPath,
+                (unpacked, result) => UnpackedImage.WithSlotsFileAsync(
+                    outputPath,
+                    UnpackedImage.Slots(result),
+                    slotsFile => BuildAsync(context, options with { RootDirectory = unpacked, MediumFiles = [new DiskContentFile(slotsFile, "/" + InstallSlots.MediumFileName)] }, context.GetValue(dryRun), ct),
+                    ct),
+                ct).ConfigureAwait(false);
         });
         return command;
     }

@@ -1,3 +1,5 @@
+using Basalt.Agent.Install;
+using Basalt.Agent.Slots;
 using Basalt.Cli.Hosting;
 using Basalt.Oci.Images;
 using Basalt.Platform;
@@ -28,6 +30,34 @@ internal static class UnpackedImage
             {
                 await new ToolRunner().RunAsync(new ToolInvocation("rm", ["-rf", "--one-file-system", unpacked]) { Package = "coreutils" }, CancellationToken.None).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>The slots of an artifact made from the image <paramref name="result"/> unpacked: every slot holds it, by digest.</summary>
+    public static SlotTable Slots(UnpackResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var image = result.Pull.Image;
+        return InstallSlots.Describe(image.Name, image.Digest.Value, image.Config.Created, DateTimeOffset.UtcNow);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="build"/> with <paramref name="slots"/> written to a slots file beside the output (the
+    /// artifact copies it where its node or installer reads it), removed afterwards whatever happened.
+    /// </summary>
+    public static async Task<int> WithSlotsFileAsync(string outputPath, SlotTable slots, Func<string, Task<int>> build, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(slots);
+        ArgumentNullException.ThrowIfNull(build);
+        var slotsFile = Path.Combine(Path.GetDirectoryName(outputPath) ?? "/", $".{Path.GetFileName(outputPath)}.slots-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
+        try
+        {
+            await File.WriteAllBytesAsync(slotsFile, SlotStore.Serialize(slots), cancellationToken).ConfigureAwait(false);
+            return await build(slotsFile).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(slotsFile);
         }
     }
 }

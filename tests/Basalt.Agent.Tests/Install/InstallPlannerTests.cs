@@ -293,4 +293,28 @@ public sealed class InstallPlannerTests
         var image = machine.Planner.Plan(Request(vda, source: "oci:registry.example/basalt:1") with { LiveSquashfsPath = squashfs });
         Assert.Null(image.RecoverySquashfsPath);
     }
+
+    [Fact]
+    public void The_slots_file_beside_the_live_squashfs_names_what_the_install_records_when_the_running_system_is_the_source()
+    {
+        using var machine = new FakeMachine();
+        var vda = machine.AddDisk("vda", 8 * GiB);
+        var medium = Path.Combine(machine.Root, "live");
+        Directory.CreateDirectory(medium);
+        var squashfs = Path.Combine(medium, "rootfs.squashfs");
+        File.WriteAllText(squashfs, "squashfs");
+
+        var unnamed = machine.Planner.Plan(Request(vda) with { LiveSquashfsPath = squashfs });
+        Assert.Null(unnamed.MediumSlotsPath);
+
+        var slots = Path.Combine(medium, InstallSlots.MediumFileName);
+        File.WriteAllText(slots, "{}");
+        var named = machine.Planner.Plan(Request(vda) with { LiveSquashfsPath = squashfs });
+        Assert.Equal(slots, named.MediumSlotsPath);
+        Assert.Contains($"record the slots as the image {slots} names", named.ToString(), StringComparison.Ordinal);
+
+        // An image source names itself.
+        var image = machine.Planner.Plan(Request(vda, source: "oci:registry.example/basalt:1") with { LiveSquashfsPath = squashfs });
+        Assert.Null(image.MediumSlotsPath);
+    }
 }

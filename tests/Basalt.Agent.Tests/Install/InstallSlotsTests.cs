@@ -67,4 +67,39 @@ public sealed class InstallSlotsTests : IDisposable
             Assert.Null(slot.BuildDate);
         });
     }
+
+    [Fact]
+    public void Installing_from_a_live_medium_that_names_its_image_records_that_image_by_digest()
+    {
+        var tree = Tree("ID=debian\nBASALT_IMAGE_REF=local/basalt:dev\nBASALT_BUILD_DATE=2026-11-01T08:30:00Z\n");
+        const string Digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+        var built = new DateTimeOffset(2026, 11, 20, 7, 0, 0, TimeSpan.Zero);
+        var medium = _temp.Combine(InstallSlots.MediumFileName);
+        File.WriteAllBytes(medium, SlotStore.Serialize(InstallSlots.Describe("registry.example/basalt/os:v3", Digest, built, WrittenAt.AddDays(-1))));
+
+        var table = InstallSlots.Describe(InstallSource.RunningSystem, tree, WrittenAt, medium);
+
+        Assert.Equal(SlotNames.All, table.Slots.Select(s => s.Slot));
+        Assert.All(table.Slots, slot => Assert.Equal(new SlotInfo(slot.Slot, "registry.example/basalt/os:v3", Digest, built, WrittenAt), slot));
+    }
+
+    [Fact]
+    public void A_medium_slots_file_that_cannot_be_read_leaves_the_slots_named_by_os_release()
+    {
+        var tree = Tree("ID=debian\nBASALT_IMAGE_REF=local/basalt:dev\n");
+        var medium = _temp.Combine(InstallSlots.MediumFileName);
+        File.WriteAllText(medium, "not json");
+
+        var table = InstallSlots.Describe(InstallSource.RunningSystem, tree, WrittenAt, medium);
+
+        Assert.All(table.Slots, slot =>
+        {
+            Assert.Equal("local/basalt:dev", slot.ImageReference);
+            Assert.Null(slot.Digest);
+        });
+        // Only the running system is described by its medium: a directory source is what it is.
+        var directory = InstallSource.Parse("dir:" + tree);
+        File.WriteAllBytes(medium, SlotStore.Serialize(InstallSlots.Describe("registry.example/basalt/os:v3", "sha256:" + new string('2', 64), null, WrittenAt)));
+        Assert.All(InstallSlots.Describe(directory, tree, WrittenAt, medium).Slots, slot => Assert.Null(slot.Digest));
+    }
 }

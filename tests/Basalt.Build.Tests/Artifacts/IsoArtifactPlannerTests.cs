@@ -45,6 +45,26 @@ public sealed class IsoArtifactPlannerTests : IDisposable
     }
 
     [Fact]
+    public void Files_the_caller_adds_go_onto_the_medium_and_none_may_replace_what_the_build_writes()
+    {
+        var root = ArtifactTestTrees.Create(_temp.Path);
+        var slots = _temp.Combine("slots.json");
+        File.WriteAllText(slots, "{}");
+
+        var plan = IsoArtifactPlanner.Plan(Options(root) with { MediumFiles = [new DiskContentFile(slots, "/slots.json")] });
+
+        var file = Assert.Single(plan.Files, f => f.Target == "/slots.json");
+        Assert.Equal(slots, file.Source);
+        Assert.Contains("/slots.json", plan.ToString(), StringComparison.Ordinal);
+        foreach (var target in new[] { IsoArtifactPlan.SquashfsTarget, IsoArtifactPlan.MenuTarget, "slots.json", "/../slots.json" })
+        {
+            Assert.Throws<ArgumentException>(() => IsoArtifactPlanner.Plan(Options(root) with { MediumFiles = [new DiskContentFile(slots, target)] }));
+        }
+
+        Assert.Throws<ArgumentException>(() => IsoArtifactPlanner.Plan(Options(root) with { MediumFiles = [new DiskContentFile(_temp.Combine("missing.json"), "/slots.json")] }));
+    }
+
+    [Fact]
     public void The_cloud_config_goes_to_the_root_of_the_medium_where_the_live_system_collects_it()
     {
         var config = _temp.Combine("auto.yaml");
