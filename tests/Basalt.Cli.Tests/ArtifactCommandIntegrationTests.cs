@@ -2,6 +2,7 @@ using Basalt.Agent.Install;
 using Basalt.Agent.Slots;
 using Basalt.Build.Artifacts;
 using Basalt.Cli;
+using Basalt.Disk.Devices;
 using Basalt.Disk.Layout;
 using Basalt.Oci.Store;
 using Basalt.Platform;
@@ -92,6 +93,39 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
         var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "raw", reference, "-o", disk, "--cache-dir", cache, "--seed-blobs");
 
         Assert.True(run.ExitCode == 0, run.Stderr);
+        await AssertSeededAsync(disk, cache, reference, digest);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_temp.Path, ".disk.raw*"));
+    }
+
+    [Fact]
+    public async Task Install_from_an_image_with_seed_blobs_puts_the_image_into_the_new_nodes_blob_store()
+    {
+        var cache = _temp.Combine("cache");
+        var (reference, digest) = await SavedImageAsync(cache);
+        var disk = _temp.Combine("target.raw");
+        await using (var file = File.Create(disk))
+        {
+            file.SetLength(1536L << 20);
+        }
+
+        await using (var loop = await LoopDevice.AttachAsync(new ToolRunner(), disk))
+        {
+            var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "install", "--device", loop.Device, "--source", reference, "--seed-blobs", "--cache-dir", cache, "--work-dir", _temp.Combine("work"));
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            await loop.DetachAsync();
+        }
+
+        await AssertSeededAsync(disk, cache, reference, digest);
+        Assert.Equal(digest, (await SlotsOnStateAsync(disk)).Active?.Digest);
+    }
+
+    /// <summary>
+    /// Every blob of the image (manifest, config, layers) lies byte for byte in the node's blob store on COS_PERSISTENT
+    /// of <paramref name="disk"/>, under the image's name, where the node's upgrades look for them
+    /// (NodePaths.BlobStore with COS_PERSISTENT at /usr/local).
+    /// </summary>
+    private async Task AssertSeededAsync(string disk, string cache, string reference, string digest)
+    {
         var host = new BlobStore(cache);
         var manifest = Oci.Model.Digest.Parse(digest);
         var blobs = new List<Oci.Model.Digest> { manifest };
@@ -101,7 +135,6 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
             blobs.AddRange(document.RootElement.GetProperty("layers").EnumerateArray().Select(layer => Oci.Model.Digest.Parse(layer.GetProperty("digest").GetString()!)));
         }
 
-        // Where the node's upgrades look for them (NodePaths.BlobStore with COS_PERSISTENT at /usr/local).
         var persistent = OfflineExt4Partition.Open(new ToolRunner(), disk, KairosLayout.PersistentLabel);
         foreach (var blob in blobs)
         {
@@ -113,7 +146,6 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
         naming.SetReference(reference, manifest);
         var nameFile = Assert.Single(Directory.GetFiles(_temp.Combine("naming", "refs")));
         Assert.Equal(File.ReadAllBytes(nameFile), await persistent.ReadFileAsync("/.basalt/blobs/refs/" + Path.GetFileName(nameFile)));
-        Assert.Empty(Directory.EnumerateFileSystemEntries(_temp.Path, ".disk.raw*"));
     }
 
     [Fact]

@@ -14,8 +14,11 @@ namespace Basalt.Agent.Install;
 /// <summary>What an install did.</summary>
 public sealed record InstallResult(string Device, long DiskBytes, string Source, PowerAction After, TimeSpan Elapsed);
 
-/// <summary>Unpacks an OCI image source into a directory (the CLI hands in its image service) and says which image it was.</summary>
-public delegate Task<UnpackedImageIdentity> ImageUnpacker(ImageSource source, string targetDirectory, CancellationToken cancellationToken);
+/// <summary>
+/// Unpacks an OCI image source into a directory (the CLI hands in its image service) and says which image it was;
+/// with <paramref name="seedBlobStore"/>, also copies that image's blobs into the blob store there, under its name.
+/// </summary>
+public delegate Task<UnpackedImageIdentity> ImageUnpacker(ImageSource source, string targetDirectory, string? seedBlobStore, CancellationToken cancellationToken);
 
 /// <summary>The image an unpack resolved: its name as upgrades record it, its manifest digest and its build date.</summary>
 public sealed record UnpackedImageIdentity(string Name, string Digest, DateTimeOffset? BuildDate);
@@ -80,6 +83,10 @@ public sealed class InstallExecutor
         {
             await _stages.RunAsync("before-install", "/", cancellationToken).ConfigureAwait(false);
 
+            var persistent = Path.Combine(work, "persistent");
+            var node = new NodePaths { PersistentMount = persistent };
+            Directory.CreateDirectory(node.AgentDirectory);
+
             string tree;
             UnpackedImageIdentity? image = null;
             switch (plan.Source.Kind)
@@ -90,7 +97,7 @@ public sealed class InstallExecutor
                 case InstallSourceKind.Image:
                     tree = Path.Combine(work, "rootfs");
                     _logger.LogInformation("unpacking {Source}", plan.Source.Text);
-                    image = await _unpack!(plan.Source.Image!, tree, cancellationToken).ConfigureAwait(false);
+                    image = await _unpack!(plan.Source.Image!, tree, plan.SeedBlobs ? node.BlobStore : null, cancellationToken).ConfigureAwait(false);
                     break;
                 default:
                     tree = Path.Combine(work, "running-root");
@@ -110,9 +117,6 @@ public sealed class InstallExecutor
                 await File.WriteAllTextAsync(cloudConfig, text, cancellationToken).ConfigureAwait(false);
             }
 
-            var persistent = Path.Combine(work, "persistent");
-            var node = new NodePaths { PersistentMount = persistent };
-            Directory.CreateDirectory(node.AgentDirectory);
             // The slots file travels inside COS_STATE, beside the images it describes.
             var slots = Path.Combine(work, "slots.json");
             // An image is recorded by digest, as an upgrade records it: an upgrade to the installed image is then a no-op.

@@ -93,6 +93,9 @@ public sealed record InstallRequest
     /// after-install-chroot step changing the tree) it becomes the recovery image as it is.
     /// </summary>
     public string? LiveSquashfsPath { get; init; }
+
+    /// <summary>Copy the image's blobs into the new node's blob store on COS_PERSISTENT (an image source only).</summary>
+    public bool SeedBlobs { get; init; }
 }
 
 /// <summary>
@@ -142,6 +145,9 @@ public sealed record InstallPlan
     /// </summary>
     public string? MediumSlotsPath { get; init; }
 
+    /// <summary>The image's blobs go into the new node's blob store, so its first upgrade fetches only what the next image adds.</summary>
+    public bool SeedBlobs { get; init; }
+
     public int StepsOf(string stage) => Stages.FirstOrDefault(entry => entry.Stage == stage).Steps;
 
     /// <summary>The actions in order, as the executor carries them out.</summary>
@@ -154,7 +160,7 @@ public sealed record InstallPlan
             {
                 InstallSourceKind.RunningSystem => "bind-mount / read-only (without the filesystems mounted below it) as the source tree"
                     + (MediumSlotsPath is { } named ? $"; record the slots as the image {named} names" : string.Empty),
-                InstallSourceKind.Image => $"unpack {Source.Text} into the work directory",
+                InstallSourceKind.Image => $"unpack {Source.Text} into the work directory" + (SeedBlobs ? "; copy its blobs into COS_PERSISTENT's blob store (.basalt/blobs)" : string.Empty),
                 _ => $"use the tree {Source.Path}",
             });
             if (StepsOf("after-install-chroot") > 0)
@@ -243,6 +249,7 @@ public sealed record InstallPlan
             json.WriteString("kind", Source.Kind.ToString().ToLowerInvariant());
             json.WriteString("text", Source.Text);
             json.WriteEndObject();
+            json.WriteBoolean("seedBlobs", SeedBlobs);
             json.WriteString("seed", Seed);
             json.WriteStartArray("partitions");
             if (Disk is { } disk)

@@ -36,6 +36,10 @@ public sealed class InstallPlanner
         var partitions = PartitionSettings(install);
         var sourceText = request.Source ?? (string.IsNullOrWhiteSpace(install.Source) ? null : install.Source);
         var source = sourceText is null ? InstallSource.RunningSystem : InstallSource.Parse(sourceText);
+        if (request.SeedBlobs && source.Kind != InstallSourceKind.Image)
+        {
+            throw new UnsupportedInstallSettingException("--seed-blobs", $"the source {source.Text} is not an image, so it has no blobs to seed", "install from an image (--source oci:REF, ocifile:TAR or oci-layout:DIR[:TAG]), or leave --seed-blobs out");
+        }
 
         var deviceText = request.Device ?? install.Device;
         if (string.IsNullOrWhiteSpace(deviceText))
@@ -69,6 +73,7 @@ public sealed class InstallPlanner
             RecoverySquashfsPath = source.Kind == InstallSourceKind.RunningSystem && LifecycleStages.CountSteps(request.StageSources, "after-install-chroot") == 0
                 ? request.LiveSquashfsPath
                 : null,
+            SeedBlobs = request.SeedBlobs,
             MediumSlotsPath = source.Kind == InstallSourceKind.RunningSystem && request.LiveSquashfsPath is { } live && File.Exists(InstallSlots.BesideSquashfs(live))
                 ? InstallSlots.BesideSquashfs(live)
                 : null,

@@ -12,6 +12,7 @@ using Basalt.Config.Collection;
 using Basalt.Config.Stages;
 using Basalt.Config.Yaml;
 using Basalt.Disk;
+using Basalt.Oci.Store;
 using Basalt.Platform;
 
 namespace Basalt.Cli.Commands;
@@ -38,11 +39,12 @@ internal sealed class InstallCommands : ICommandGroup
         var source = new Option<string?>("--source") { Description = "What to install: dir:PATH, oci:REF, ocifile:TAR, oci-layout:DIR[:TAG]; default: install.source, else the running system", HelpName = "SRC" };
         var force = new Option<bool>("--force") { Description = "Install even onto a disk that holds mounted filesystems (the running system)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan and write nothing" };
+        var seedBlobs = new Option<bool>("--seed-blobs") { Description = "With an image source: put the image's blobs into the new node's blob store on COS_PERSISTENT, so its first upgrade fetches only the layers the next image adds" };
         var workDir = new Option<string?>("--work-dir") { Description = "Where images are made before the disk is written (default: the temporary directory)", HelpName = "DIR" };
         var ifAuto = new Option<bool>("--if-auto") { Description = "Install only when the merged cloud-config sets install.auto: true, else exit 0 having changed nothing (the live system's auto-install unit)" };
         var command = new Command("install", "Partition a disk and install Basalt on it (GPT, COS_GRUB, COS_OEM, COS_RECOVERY, COS_STATE, COS_PERSISTENT)")
         {
-            device, config, source, force, dryRun, workDir, ifAuto,
+            device, config, source, force, dryRun, workDir, ifAuto, seedBlobs,
         };
         binder.SetHandler(command, async (context, ct) =>
         {
@@ -63,6 +65,7 @@ internal sealed class InstallCommands : ICommandGroup
                 CloudConfigText = "#cloud-config\n" + YamlWriter.Write(merged.Root),
                 WorkDirectory = context.GetValue(workDir) ?? Path.GetTempPath(),
                 LiveSquashfsPath = LiveSquashfs(),
+                SeedBlobs = context.GetValue(seedBlobs),
             };
             var plan = new InstallPlanner(new DiskInventory(), new RunningSystemProbe()).Plan(request);
             if (context.GetValue(dryRun))
@@ -78,9 +81,14 @@ internal sealed class InstallCommands : ICommandGroup
                 new ToolRunner(),
                 stages,
                 path => new FileLifecycleHistory(path),
-                async (image, target, token) =>
+                async (image, target, seedBlobStore, token) =>
                 {
                     var unpacked = (await services.Images.UnpackAsync(image, target, CommandInputs.Platform(context.Settings), cancellationToken: token).ConfigureAwait(false)).Pull.Image;
+                    if (seedBlobStore is not null)
+                    {
+                        await services.Images.CopyToStoreAsync(unpacked, new BlobStore(seedBlobStore), token).ConfigureAwait(false);
+                    }
+
                     return new UnpackedImageIdentity(unpacked.Name, unpacked.Digest.Value, unpacked.Config.Created);
                 });
             context.Console.Error.WriteLine($"installing {plan.Source.Text} onto {plan.Device}");
@@ -107,6 +115,7 @@ internal sealed class InstallCommands : ICommandGroup
         var unattended = new Option<bool>("--unattended") { Description = "Do not ask for confirmation (the statereset boot entry runs this)" };
         var reboot = new Option<bool>("--reboot") { Description = "Reboot when done" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan and write nothing" };
+        var seedBlobs = new Option<bool>("--seed-blobs") { Description = "With an image source: put the image's blobs into the new node's blob store on COS_PERSISTENT, so its first upgrade fetches only the layers the next image adds" };
         var workDir = new Option<string?>("--work-dir") { Description = "Where the work files go (default: the temporary directory)", HelpName = "DIR" };
         var command = new Command("reset", "From recovery: remake the active and passive images from the recovery image and format persistent (unless kept), optionally OEM")
         {

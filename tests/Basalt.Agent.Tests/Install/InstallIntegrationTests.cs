@@ -179,7 +179,7 @@ public sealed class InstallIntegrationTests
     }
 
     [Fact]
-    public async Task An_image_install_records_every_slot_by_the_images_name_and_digest()
+    public async Task An_image_install_records_every_slot_by_the_images_name_and_digest_and_seeds_the_nodes_blob_store()
     {
         RequireTools();
         using var temp = new TempDirectory("install-image");
@@ -190,10 +190,18 @@ public sealed class InstallIntegrationTests
         var runner = new NoRebootRunner();
         var digest = "sha256:" + new string('7', 64);
         var built = new DateTimeOffset(2026, 11, 1, 8, 30, 0, TimeSpan.Zero);
-        ImageUnpacker unpack = async (image, target, cancellationToken) =>
+        string? seededInto = null;
+        ImageUnpacker unpack = async (image, target, seedBlobStore, cancellationToken) =>
         {
             Directory.CreateDirectory(target);
             await runner.RunAsync(new ToolInvocation("cp", ["-a", tree + "/.", target]), cancellationToken);
+            if (seedBlobStore is not null)
+            {
+                seededInto = seedBlobStore;
+                Directory.CreateDirectory(Path.Combine(seedBlobStore, "blobs", "sha256"));
+                await File.WriteAllTextAsync(Path.Combine(seedBlobStore, "blobs", "sha256", new string('7', 64)), "a seeded blob", cancellationToken);
+            }
+
             return new UnpackedImageIdentity("registry.local/os:v7", digest, built);
         };
         await using var loop = await LoopDevice.AttachAsync(runner, backing);
@@ -202,6 +210,7 @@ public sealed class InstallIntegrationTests
             Device = loop.Device,
             Source = "oci:registry.local/os:v7",
             WorkDirectory = temp.Combine("work"),
+            SeedBlobs = true,
         });
 
         await new InstallExecutor(runner, new LifecycleStages(new StageRunner(runner), []), path => new FileLifecycleHistory(path), unpack).ExecuteAsync(plan);
@@ -211,6 +220,10 @@ public sealed class InstallIntegrationTests
         var slots = await SlotsOnStateAsync(state, temp);
         Assert.Equal(["active", "passive", "recovery"], slots.Select(slot => slot.Slot));
         Assert.All(slots, slot => Assert.Equal(("registry.local/os:v7", digest, built), (slot.ImageReference, slot.Digest, slot.BuildDate)));
+        // --seed-blobs: the blob store the image was copied into is the node's, on COS_PERSISTENT, where upgrades look.
+        Assert.NotNull(seededInto);
+        var persistent = OfflineExt4Partition.Open(runner, backing, KairosLayout.PersistentLabel);
+        Assert.Equal("a seeded blob"u8.ToArray(), await persistent.ReadFileAsync($"/.basalt/blobs/blobs/sha256/{new string('7', 64)}"));
     }
 
     [Fact]
@@ -269,7 +282,7 @@ public sealed class InstallIntegrationTests
         File.WriteAllText(noMounts, string.Empty);
         var runner = new NoRebootRunner();
         var unpacked = new List<string>();
-        ImageUnpacker unpack = async (image, target, cancellationToken) =>
+        ImageUnpacker unpack = async (image, target, _, cancellationToken) =>
         {
             unpacked.Add(image.ToString());
             Directory.CreateDirectory(target);

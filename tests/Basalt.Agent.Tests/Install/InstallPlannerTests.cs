@@ -317,4 +317,20 @@ public sealed class InstallPlannerTests
         var image = machine.Planner.Plan(Request(vda, source: "oci:registry.example/basalt:1") with { LiveSquashfsPath = squashfs });
         Assert.Null(image.MediumSlotsPath);
     }
+
+    [Fact]
+    public void Seeding_blobs_needs_an_image_source_and_shows_in_the_plan()
+    {
+        using var machine = new FakeMachine();
+        var vda = machine.AddDisk("vda", 8 * GiB);
+
+        var error = Assert.Throws<UnsupportedInstallSettingException>(() => machine.Planner.Plan(Request(vda) with { SeedBlobs = true }));
+        Assert.Equal("--seed-blobs", error.Setting);
+
+        var plan = machine.Planner.Plan(Request(vda, source: "oci:registry.example/basalt:1") with { SeedBlobs = true });
+        Assert.True(plan.SeedBlobs);
+        Assert.Contains("copy its blobs into COS_PERSISTENT's blob store", plan.ToString(), StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(plan.ToJson());
+        Assert.True(json.RootElement.GetProperty("seedBlobs").GetBoolean());
+    }
 }
