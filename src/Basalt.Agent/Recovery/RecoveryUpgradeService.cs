@@ -52,6 +52,9 @@ public sealed class RecoveryUpgradeService
     /// <summary>Room kept free on COS_RECOVERY beyond the new image (directory blocks, the journal).</summary>
     public const long HeadroomBytes = 4L << 20;
 
+    /// <summary>How a recovery image squashed on the node is compressed (GRUB reads gzip, lzo and xz).</summary>
+    public const SquashfsCompression RecoveryCompression = SquashfsCompression.Gzip;
+
     private readonly NodePaths _paths;
     private readonly ImageService _images;
     private readonly IToolRunner _runner;
@@ -127,8 +130,9 @@ public sealed class RecoveryUpgradeService
                 throw new UpgradeSourceUnavailableException(source, $"it changed while it was fetched (planned {plan.Digest}, fetched {unpacked.Pull.Image.Digest})", "run the upgrade again, or name the image by digest (REPO@sha256:…)");
             }
 
-            // xz: GRUB's squash4 module reads the kernel and initrd straight out of the recovery image.
-            await new SquashfsImageBuilder(_runner).BuildAsync(squashfs, new SquashfsImageSpec(tree), cancellationToken).ConfigureAwait(false);
+            // GRUB's squash4 module reads the kernel and initrd straight out of the recovery image: gzip, lzo or xz. This
+            // runs on the node, beside its workloads: gzip squashes about twice as fast as xz for a fifth more bytes.
+            await new SquashfsImageBuilder(_runner).BuildAsync(squashfs, new SquashfsImageSpec(tree) { Compression = RecoveryCompression }, cancellationToken).ConfigureAwait(false);
             var imageBytes = new FileInfo(squashfs).Length;
             var cos = Path.GetDirectoryName(_paths.RecoverySquashfs)!;
             Directory.CreateDirectory(cos);

@@ -59,6 +59,9 @@ public sealed class RecoveryUpgradeTests
         Assert.Equal([Path.GetDirectoryName(node.Paths.RecoverySquashfs)!], checkpoint.Paths);
         Assert.Equal("R2", await ReadFromSquashfs(node.Paths.RecoverySquashfs, "etc/version"));
         Assert.Equal(new FileInfo(node.Paths.RecoverySquashfs).Length, result.ImageBytes);
+        // Squashed on the node with gzip, which GRUB's squash4 reads.
+        var superblock = await new ToolRunner().RunAsync(new ToolInvocation("unsquashfs", ["-s", node.Paths.RecoverySquashfs]) { Package = "squashfs-tools" });
+        Assert.Contains("Compression gzip", superblock.StandardOutput, StringComparison.Ordinal);
         var slots = await new SlotStore(node.Paths.SlotsFile).ReadAsync();
         Assert.Equal(result.Plan.Digest, slots.Recovery?.Digest);
         Assert.Equal("os:v1", slots.Active?.ImageReference);
