@@ -115,7 +115,6 @@ internal sealed class InstallCommands : ICommandGroup
         var unattended = new Option<bool>("--unattended") { Description = "Do not ask for confirmation (the statereset boot entry runs this)" };
         var reboot = new Option<bool>("--reboot") { Description = "Reboot when done" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan and write nothing" };
-        var seedBlobs = new Option<bool>("--seed-blobs") { Description = "With an image source: put the image's blobs into the new node's blob store on COS_PERSISTENT, so its first upgrade fetches only the layers the next image adds" };
         var workDir = new Option<string?>("--work-dir") { Description = "Where the work files go (default: the temporary directory)", HelpName = "DIR" };
         var command = new Command("reset", "From recovery: remake the active and passive images from the recovery image and format persistent (unless kept), optionally OEM")
         {
