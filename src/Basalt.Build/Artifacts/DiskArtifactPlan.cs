@@ -258,6 +258,7 @@ public static class DiskArtifactPlanner
         {
             EfiContentBytes = EfiContentAllowance,
             OemContentBytes = GrubEnvironment.DefaultSize + cloudConfigBytes,
+            PersistentContentBytes = options.PersistentContentDirectory is { } persistent && Directory.Exists(persistent) ? DirectoryTree.Measure(persistent).BlockBytes : 0,
         };
         var layout = KairosLayout.Create(inputs, options.Seed, options.Partitions).Resolve(options.SizeBytes);
 

@@ -13,6 +13,9 @@ public sealed record KairosSizingInputs(long ActiveImageBytes, long RecoveryImag
 
     /// <summary>Bytes of the files going on COS_OEM.</summary>
     public long OemContentBytes { get; init; }
+
+    /// <summary>Bytes of the files a build puts on COS_PERSISTENT (e.g. a seeded blob store, block-rounded).</summary>
+    public long PersistentContentBytes { get; init; }
 }
 
 /// <summary>The rules that turn <see cref="KairosSizingInputs"/> into partition sizes. Defaults follow Kairos.</summary>
@@ -86,6 +89,14 @@ public static class KairosLayout
         return Math.Max(policy.OemMinimumBytes, Ext4Sizing.CapacityFor(inputs.OemContentBytes));
     }
 
+    /// <summary>The least COS_PERSISTENT may have: the policy's minimum, or room for what a build puts there.</summary>
+    public static long PersistentBytes(KairosSizingInputs inputs, KairosSizingPolicy? policy = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        policy ??= KairosSizingPolicy.Default;
+        return Math.Max(policy.PersistentMinimumBytes, Ext4Sizing.CapacityFor(inputs.PersistentContentBytes));
+    }
+
     /// <summary>The labels of the partitions every Basalt disk has, in disk order.</summary>
     public static IReadOnlyList<string> StandardLabels { get; } = [GrubLabel, OemLabel, RecoveryLabel, StateLabel, PersistentLabel];
 
@@ -122,8 +133,8 @@ public static class KairosLayout
         }
 
         var persistent = settings.Sizes.ContainsKey(PersistentLabel)
-            ? SizeOf(PersistentLabel, policy.PersistentMinimumBytes)
-            : PartitionSize.FillRest(policy.PersistentMinimumBytes);
+            ? SizeOf(PersistentLabel, PersistentBytes(inputs, policy))
+            : PartitionSize.FillRest(PersistentBytes(inputs, policy));
         var partitions = new List<PartitionSpec>
         {
             new(GrubLabel, FileSystemKind.Vfat, SizeOf(GrubLabel, EfiBytes(inputs, policy)), PartitionTypes.EfiSystem),

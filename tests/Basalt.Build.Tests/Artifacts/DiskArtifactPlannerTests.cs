@@ -93,6 +93,27 @@ public sealed class DiskArtifactPlannerTests : IDisposable
     }
 
     [Fact]
+    public void Content_for_cos_persistent_sizes_the_persistent_partition_so_the_build_cannot_run_out_of_room()
+    {
+        var root = ArtifactTestTrees.Create(_temp.Path);
+        var persistent = _temp.Combine("persistent");
+        Directory.CreateDirectory(Path.Combine(persistent, ".basalt", "blobs"));
+        using (var layer = File.Create(Path.Combine(persistent, ".basalt", "blobs", "layer")))
+        {
+            layer.SetLength(600L * 1024 * 1024); // sized by its length: a seeded blob is as large as it says
+        }
+
+        var plan = DiskArtifactPlanner.Plan(Options(root) with { PersistentContentDirectory = persistent });
+
+        var size = plan.Layout.Get(KairosLayout.PersistentLabel).SizeBytes;
+        Assert.True(size > 600L * 1024 * 1024, $"COS_PERSISTENT is {size} bytes for 600 MiB of content");
+        var empty = DiskArtifactPlanner.Plan(Options(root));
+        Assert.True(plan.Layout.DiskBytes > empty.Layout.DiskBytes);
+        // A device sized for the disk without the content is refused before anything is written.
+        Assert.Throws<DiskTooSmallException>(() => DiskArtifactPlanner.Plan(Options(root) with { PersistentContentDirectory = persistent, SizeBytes = empty.Layout.DiskBytes }));
+    }
+
+    [Fact]
     public void A_size_below_the_minimum_is_refused_with_the_minimum()
     {
         var root = ArtifactTestTrees.Create(_temp.Path);

@@ -84,6 +84,26 @@ public sealed class LayoutTests
     }
 
     [Fact]
+    public void Persistent_content_a_build_puts_there_raises_the_persistent_minimum_and_the_disk_minimum()
+    {
+        var empty = KairosLayout.Create(Inputs, "seed");
+        var seeded = KairosLayout.Create(Inputs with { PersistentContentBytes = 900 * MiB }, "seed");
+
+        var persistent = seeded.Resolve().Get("COS_PERSISTENT").SizeBytes;
+        Assert.Equal(Ext4Sizing.CapacityFor(900 * MiB), persistent);
+        Assert.True(persistent > 900 * MiB);
+        Assert.Equal(empty.MinimumDiskBytes - (256 * MiB) + persistent, seeded.MinimumDiskBytes);
+        // A disk that held the empty layout is now refused before anything is written.
+        Assert.Throws<DiskTooSmallException>(() => seeded.Resolve(empty.MinimumDiskBytes));
+        // A persistent size asked for must hold the content too.
+        var asked = new KairosPartitionSettings { Sizes = new Dictionary<string, long> { ["COS_PERSISTENT"] = 512 * MiB } };
+        var error = Assert.Throws<PartitionTooSmallException>(() => KairosLayout.Create(Inputs with { PersistentContentBytes = 900 * MiB }, "seed", asked));
+        Assert.Contains("COS_PERSISTENT", error.Message, StringComparison.Ordinal);
+        // Small content leaves the policy's minimum.
+        Assert.Equal(256 * MiB, KairosLayout.Create(Inputs with { PersistentContentBytes = MiB }, "seed").Resolve().Get("COS_PERSISTENT").SizeBytes);
+    }
+
+    [Fact]
     public void Partitions_are_contiguous_and_aligned_to_one_MiB()
     {
         var resolved = KairosLayout.Create(Inputs, "seed").Resolve(20L * 1024 * MiB);
