@@ -74,8 +74,8 @@ public sealed class InstallPlanner
                 ? request.LiveSquashfsPath
                 : null,
             SeedBlobs = request.SeedBlobs,
-            MediumSlotsPath = source.Kind == InstallSourceKind.RunningSystem && request.LiveSquashfsPath is { } live && File.Exists(InstallSlots.BesideSquashfs(live))
-                ? InstallSlots.BesideSquashfs(live)
+            MediumSlotsPath = source.Kind == InstallSourceKind.RunningSystem && request.LiveSquashfsPath is { } live && InstallSlots.BesideSquashfs(live) is var named && File.Exists(named)
+                ? named
                 : null,
         };
 

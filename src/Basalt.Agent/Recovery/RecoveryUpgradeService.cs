@@ -10,7 +10,6 @@ using Basalt.Oci;
 using Basalt.Oci.Images;
 using Basalt.Oci.Manifests;
 using Basalt.Oci.References;
-using Basalt.Oci.Store;
 using Basalt.Platform;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -170,10 +169,7 @@ public sealed class RecoveryUpgradeService
             await _history.AppendAsync(
                 new LifecycleRecord(LifecycleOperations.RecoveryUpgrade, now, LifecycleOperations.Succeeded, SlotNames.Recovery, plan.ImageName, plan.RecoveryDigest, plan.Digest),
                 cancellationToken).ConfigureAwait(false);
-            // Without active's digest the store cannot tell which blobs the running system's next upgrade can reuse.
-            var trimmed = slots?.Active?.Digest is null
-                ? new PruneResult([], [], [], 0)
-                : SlotBlobRetention.TrimAfterUpgrade(_images.Store, [slots.Active.Digest, slots.Passive?.Digest, slots.Recovery?.Digest], _logger);
+            var trimmed = SlotBlobRetention.TrimAfterUpgrade(_images.Store, slots?.Active?.Digest, slots?.Passive?.Digest, slots?.Recovery?.Digest, _logger);
             return new RecoveryUpgradeResult(plan, true, unpacked.Pull.BytesTransferred, imageBytes, stopwatch.Elapsed)
             {
                 BlobsRemoved = trimmed.RemovedBlobs.Count,

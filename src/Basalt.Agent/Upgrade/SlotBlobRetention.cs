@@ -27,15 +27,22 @@ public static class SlotBlobRetention
     }
 
     /// <summary>
-    /// <see cref="Trim"/> once an upgrade is done and recorded. A failure here costs only space, never the upgrade, so
-    /// it is logged and reported as nothing removed.
+    /// <see cref="Trim"/> to the images of the three slots once an upgrade (of active or of recovery) is done and
+    /// recorded. Without active's digest nothing is removed: the store cannot tell which blobs the running system's next
+    /// upgrade can reuse. A failure here costs only space, never the upgrade, so it is logged and reported as nothing
+    /// removed.
     /// </summary>
-    public static PruneResult TrimAfterUpgrade(BlobStore store, IEnumerable<string?> slotDigests, ILogger logger)
+    public static PruneResult TrimAfterUpgrade(BlobStore store, string? activeDigest, string? passiveDigest, string? recoveryDigest, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(logger);
+        if (activeDigest is null)
+        {
+            return new PruneResult([], [], [], 0);
+        }
+
         try
         {
-            var result = Trim(store, slotDigests);
+            var result = Trim(store, [activeDigest, passiveDigest, recoveryDigest]);
             if (result.RemovedBlobs.Count > 0)
             {
                 logger.LogInformation("removed {Count} blobs ({Bytes} bytes) of images no slot holds", result.RemovedBlobs.Count, result.BytesFreed);

@@ -262,7 +262,7 @@ public sealed class UpgradeService
         phases.Add(UpgradePhases.Swap, completion.Steps);
         phases.Add(UpgradePhases.Staging, completion.Staging);
         phases.Restart();
-        var trimmed = SlotBlobRetention.TrimAfterUpgrade(_images.Store, [_slots.ReadActive()?.Digest, _slots.ReadPassive()?.Digest, _slots.ReadRecovery()?.Digest], _logger);
+        var trimmed = SlotBlobRetention.TrimAfterUpgrade(_images.Store, _slots.ReadActive()?.Digest, _slots.ReadPassive()?.Digest, _slots.ReadRecovery()?.Digest, _logger);
         phases.End(UpgradePhases.TrimBlobs);
         await RunStageAsync("after-upgrade", _paths.SystemRoot, cancellationToken).ConfigureAwait(false);
         var pull = unpacked.Pull;

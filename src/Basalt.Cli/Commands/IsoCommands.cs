@@ -53,7 +53,7 @@ internal static class IsoCommands
                 (unpacked, result) => UnpackedImage.WithSlotsFileAsync(
                     outputPath,
                     UnpackedImage.Slots(result),
-                    slotsFile => BuildAsync(context, options with { RootDirectory = unpacked, MediumFiles = [new DiskContentFile(slotsFile, "/" + InstallSlots.MediumFileName)] }, context.GetValue(dryRun), ct),
+                    slotsFile => BuildAsync(context, options with { RootDirectory = unpacked, MediumFiles = [new DiskContentFile(slotsFile, InstallSlots.BesideSquashfs(IsoArtifactPlan.SquashfsTarget))] }, context.GetValue(dryRun), ct),
                     ct),
                 ct).ConfigureAwait(false);
         });
