@@ -14,6 +14,7 @@ namespace Basalt.Build.Vm;
 public sealed partial class VirtualMachine : IAsyncDisposable
 {
     private static readonly TimeSpan WatchInterval = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(300);
 
     private readonly BackgroundProcess _process;
     private readonly string _workDirectory;
@@ -124,8 +125,14 @@ public sealed partial class VirtualMachine : IAsyncDisposable
         offset = ConsoleLength;
         await _process.SendAsync(password + "\n", cancellationToken).ConfigureAwait(false);
         await WaitForAsync(ShellPrompt(), TimeSpan.FromSeconds(120), offset, cancellationToken).ConfigureAwait(false);
-        // A quiet, predictable shell: no echo of control sequences, no pager.
-        await RunAsync("stty -echo; export PAGER=cat SYSTEMD_PAGER=cat TERM=dumb", TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        // The shell shares the serial console with the kernel and with units that log to the console (journal+console),
+        // whose lines would land inside a command's output: wait until the boot's jobs are done, then keep the kernel's
+        // messages below emergencies off the console. A stuck unit only costs the wait's limit.
+        await RunAsync(
+            $"timeout {SettleTimeout.TotalSeconds:0} systemctl is-system-running --wait >/dev/null 2>&1; dmesg -n 1 2>/dev/null; " +
+            "stty -echo; export PAGER=cat SYSTEMD_PAGER=cat TERM=dumb",
+            SettleTimeout + TimeSpan.FromSeconds(60),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Runs a shell command on the logged-in console; returns its exit status and output.</summary>
