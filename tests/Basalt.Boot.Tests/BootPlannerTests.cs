@@ -171,6 +171,20 @@ public sealed class BootPlannerTests
     }
 
     [Fact]
+    public void Live_from_a_url_also_fetches_the_slots_file_beside_the_squashfs_without_depending_on_it()
+    {
+        var plan = Plan("basalt.live.url=http://10.0.2.2:8080/images/rootfs.squashfs");
+
+        var slots = Step<DownloadStep>(plan, "download-live-slots");
+        Assert.Equal("http://10.0.2.2:8080/images/slots.json", slots.Url.AbsoluteUri);
+        // Where the installer looks for the medium's slots file: beside the squashfs the live system runs from.
+        Assert.Equal("/run/basalt/live/slots.json", slots.Destination);
+        Assert.False(slots.Required);
+        var ids = plan.Steps.Select(s => s.Id).ToList();
+        Assert.True(ids.IndexOf("download-live") < ids.IndexOf("download-live-slots"));
+    }
+
+    [Fact]
     public void A_downloaded_squashfs_gets_a_tmpfs_of_its_own_because_the_initramfs_run_is_too_small()
     {
         // initramfs-tools mounts /run with size=10% of RAM: a 300 MB squashfs on a 2 GB node does not fit there.

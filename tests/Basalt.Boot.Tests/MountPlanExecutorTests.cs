@@ -157,10 +157,27 @@ public sealed class MountPlanExecutorTests
         [
             "mount -t tmpfs -o size=90%,mode=0700 tmpfs /run/basalt/live",
             "curl --fail --silent --show-error --location --retry 5 --connect-timeout 10 --output /run/basalt/live/rootfs.squashfs http://10.0.2.2:8080/rootfs.squashfs",
+            "curl --fail --silent --show-error --location --retry 5 --connect-timeout 10 --output /run/basalt/live/slots.json http://10.0.2.2:8080/slots.json",
             "losetup --find --show --read-only /run/basalt/live/rootfs.squashfs",
             "mount -t squashfs -o ro /dev/loop0 /sysroot",
             "mount -t tmpfs -o size=25% tmpfs /run/overlay",
-        ], _runner.Calls.Take(5));
+        ], _runner.Calls.Take(6));
+        Assert.Equal("1", _files.Files["/run/cos/live_mode"]);
+    }
+
+    [Fact]
+    public async Task A_netboot_directory_without_a_slots_file_still_boots_live()
+    {
+        _files.Files["/run/basalt/live/rootfs.squashfs"] = "squashfs";
+        _files.Files["/sysroot/sbin/init"] = "systemd";
+        // curl --fail on the server's 404: a directory built from a tree (--root) names no image.
+        _runner.Failing.Add("curl --fail --silent --show-error --location --retry 5 --connect-timeout 10 --output /run/basalt/live/slots.json");
+        var plan = BootPlanner.Plan("basalt.live.url=http://10.0.2.2:8080/rootfs.squashfs", SmallLayout);
+
+        var result = await Executor().ExecuteAsync(plan);
+
+        Assert.True(result.Succeeded, result.FailureReason);
+        Assert.Equal(StepStatus.Skipped, Assert.Single(result.Steps, s => s.Id == "download-live-slots").Status);
         Assert.Equal("1", _files.Files["/run/cos/live_mode"]);
     }
 

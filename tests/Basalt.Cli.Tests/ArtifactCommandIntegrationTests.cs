@@ -1,6 +1,10 @@
+using System.Net;
 using Basalt.Agent.Install;
 using Basalt.Agent.Slots;
+using Basalt.Boot.CommandLine;
+using Basalt.Boot.Mounting;
 using Basalt.Build.Artifacts;
+using Basalt.Build.Netboot;
 using Basalt.Cli;
 using Basalt.Disk.Devices;
 using Basalt.Disk.Layout;
@@ -49,6 +53,16 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
         return new SlotStore(copy).Read();
     }
 
+    private static void AssertEverySlotHolds(SlotTable slots, string reference, string digest)
+    {
+        Assert.Equal(SlotNames.All, slots.Slots.Select(slot => slot.Slot));
+        Assert.All(slots.Slots, slot =>
+        {
+            Assert.Equal(reference, slot.ImageReference);
+            Assert.Equal(digest, slot.Digest);
+        });
+    }
+
     /// <summary>The tree saved as image v1 in an OCI layout (its blobs in <paramref name="cache"/>): its reference and digest.</summary>
     private async Task<(string Reference, string Digest)> SavedImageAsync(string cache)
     {
@@ -71,12 +85,7 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
 
         Assert.True(run.ExitCode == 0, run.Stderr);
         var slots = await SlotsOnStateAsync(disk);
-        Assert.Equal(SlotNames.All, slots.Slots.Select(slot => slot.Slot));
-        Assert.All(slots.Slots, slot =>
-        {
-            Assert.Equal(reference, slot.ImageReference);
-            Assert.Equal(digest, slot.Digest);
-        });
+        AssertEverySlotHolds(slots, reference, digest);
         // Without --seed-blobs the node's blob store starts empty; nothing of the build is left beside the disk.
         var persistent = OfflineExt4Partition.Open(new ToolRunner(), disk, KairosLayout.PersistentLabel);
         Assert.False(await persistent.ExistsAsync("/.basalt/blobs"));
@@ -165,13 +174,32 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
         var extract = await new ToolRunner().RunAsync(new ToolInvocation("xorriso", ["-osirrox", "on", "-indev", iso, "-extract", target, extracted]) { Package = "xorriso" });
         Assert.True(File.Exists(extracted), $"the ISO has no {target}:\n{extract.StandardError}");
         var slots = new SlotStore(extracted).Read();
-        Assert.Equal(SlotNames.All, slots.Slots.Select(slot => slot.Slot));
-        Assert.All(slots.Slots, slot =>
-        {
-            Assert.Equal(reference, slot.ImageReference);
-            Assert.Equal(digest, slot.Digest);
-        });
+        AssertEverySlotHolds(slots, reference, digest);
         Assert.Empty(Directory.EnumerateFileSystemEntries(_temp.Path, ".basalt.iso*"));
+    }
+
+    [Fact]
+    public async Task Build_netboot_from_an_image_serves_its_name_and_digest_where_the_node_downloads_it()
+    {
+        var cache = _temp.Combine("cache");
+        var (reference, digest) = await SavedImageAsync(cache);
+        var directory = _temp.Combine("netboot");
+
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "netboot", reference, "-o", directory, "--cache-dir", cache);
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        // A node fetches it beside the squashfs its command line names, from the server that serves the directory.
+        var squashfsUrl = BootParameters.Parse(NetbootArtifactPlan.CommandLineFor([$"{BootKeys.BasaltMode}=live"], new Uri("http://127.0.0.1:1/"))).LiveUrl!;
+        var download = Assert.IsType<DownloadStep>(Assert.Single(BootPlanner.Plan($"{BootKeys.BasaltMode}=live {BootKeys.BasaltLiveUrl}={squashfsUrl}", MountLayout.Default).Steps, step => step.Id == "download-live-slots"));
+        await using var server = await NetbootServer.StartAsync(new NetbootServerOptions { Directory = directory, Listen = new IPEndPoint(IPAddress.Loopback, 0) }, _ => { });
+        using var http = new HttpClient { BaseAddress = server.BaseUrl };
+        var served = _temp.Combine("served-slots.json");
+        await File.WriteAllBytesAsync(served, await http.GetByteArrayAsync(download.Url.PathAndQuery.TrimStart('/')));
+        var slots = new SlotStore(served).Read();
+        AssertEverySlotHolds(slots, reference, digest);
+        // The installer reads it where the download puts it: beside the downloaded squashfs.
+        Assert.Equal(InstallSlots.BesideSquashfs(BootPlanner.DownloadedSquashfs), download.Destination);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_temp.Path, ".netboot*"));
     }
 
     [Fact]

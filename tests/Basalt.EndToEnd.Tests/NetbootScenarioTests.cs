@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using Basalt.Agent.Install;
+using Basalt.Agent.Slots;
+using Basalt.Boot.Mounting;
 using Basalt.Build.Artifacts;
 using Basalt.Build.Vm;
 using Basalt.Platform;
@@ -16,8 +19,10 @@ namespace Basalt.EndToEnd.Tests;
 /// kernel and initrd with that script's kernel command line. Proves: the initramfs brings the network up and downloads
 /// the root squashfs from the server; the node runs live from it (<c>/run/cos/live_mode</c>, <c>/</c> a squashfs on a
 /// loop device backed by the downloaded file, byte for byte the served one); the served cloud-config is applied
-/// (hostname, a file written by its <c>boot</c> stage); <c>basalt install</c> is there to install from the live system;
-/// the server logged the node fetching the squashfs and the cloud-config.
+/// (hostname, a file written by its <c>boot</c> stage); the slots file served beside the squashfs (as
+/// <c>basalt build netboot IMAGE</c> writes it) lies beside the downloaded squashfs, where the installer reads it;
+/// <c>basalt install</c> is there to install from the live system; the server logged the node fetching the squashfs,
+/// the slots file and the cloud-config.
 /// </summary>
 [Collection(BasaltOsCollection.Name)]
 [Trait(Tiers.Key, Tiers.EndToEnd)]
@@ -26,6 +31,8 @@ public sealed class NetbootScenarioTests : IDisposable
     private const string Hostname = "basalt-netboot-e2e";
     private const string MarkerPath = "/run/basalt-netboot-e2e";
     private const string MarkerContent = "written by the served cloud-config";
+    private const string MediumImage = "registry.example/basalt/netboot-e2e:v1";
+    private const string MediumDigest = "sha256:4e1f7a9c0b2d3e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7";
 
     /// <summary>The host's 127.0.0.1 as a guest on QEMU user networking sees it.</summary>
     private const string HostFromGuest = "10.0.2.2";
@@ -58,6 +65,10 @@ public sealed class NetbootScenarioTests : IDisposable
             var built = await _os.Runner.RunAsync(new ToolInvocation(_os.BasaltBinary, ["build", "netboot", "--root", _os.RootDirectory, "-o", directory]), build.Token);
             _output.WriteLine(built.StandardOutput.Trim());
         }
+
+        // As basalt build netboot IMAGE names the image its squashfs holds (a --root build has no image to name).
+        var mediumSlots = Path.Combine(directory, InstallSlots.MediumFileName);
+        await File.WriteAllBytesAsync(mediumSlots, SlotStore.Serialize(InstallSlots.Describe(MediumImage, MediumDigest, buildDate: null, DateTimeOffset.UtcNow)));
 
         var config = _temp.Combine("node.yaml");
         await File.WriteAllTextAsync(config, $"""
@@ -107,6 +118,9 @@ public sealed class NetbootScenarioTests : IDisposable
             Assert.Equal("/run/basalt/live/rootfs.squashfs", backing.Trim());
             var size = await CheckAsync(vm, server, "stat -c %s /run/basalt/live/rootfs.squashfs", "the downloaded squashfs is there");
             Assert.Equal(new FileInfo(Path.Combine(directory, NetbootArtifactPlan.SquashfsName)).Length, long.Parse(size.Trim(), System.Globalization.CultureInfo.InvariantCulture));
+            var slots = await CheckAsync(vm, server, $"sha256sum {BootPlanner.DownloadedSlots}", "the initramfs downloaded the slots file served beside the squashfs");
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(mediumSlots))), slots.Split(' ')[0]);
+            Assert.Equal(BootPlanner.DownloadedSlots, InstallSlots.BesideSquashfs(backing.Trim()));
 
             var hostname = await vm.RunAsync("hostname", CommandTimeout);
             var marker = await vm.RunAsync($"cat {MarkerPath}", CommandTimeout);
@@ -120,6 +134,7 @@ public sealed class NetbootScenarioTests : IDisposable
             var log = server.Output;
             Assert.True(Regex.IsMatch(log, $@"GET /{Regex.Escape(NetbootArtifactPlan.SquashfsName)} 200"), $"the server logged the node downloading the squashfs\n{log}");
             Assert.True(Regex.IsMatch(log, @"GET /cloud-config\.yaml 200"), $"the server logged the node fetching its cloud-config\n{log}");
+            Assert.True(Regex.IsMatch(log, $@"GET /{Regex.Escape(InstallSlots.MediumFileName)} 200"), $"the server logged the node fetching the slots file\n{log}");
             _output.WriteLine("--- server log ---\n" + log);
         }
         finally

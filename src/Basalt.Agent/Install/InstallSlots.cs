@@ -1,5 +1,6 @@
 using System.Globalization;
 using Basalt.Agent.Slots;
+using Basalt.Boot.CommandLine;
 using Basalt.Build.Init;
 
 namespace Basalt.Agent.Install;
@@ -20,10 +21,10 @@ public static class InstallSlots
     public const string BuildDateKey = "BASALT_BUILD_DATE";
 
     /// <summary>
-    /// The slots file a live medium built from an image carries beside its squashfs (<c>basalt build iso IMAGE</c>): it
-    /// names the image the squashfs holds, with its digest, which the tree itself cannot tell.
+    /// The slots file a live medium built from an image carries beside its squashfs (<c>basalt build iso IMAGE</c>,
+    /// <c>basalt build netboot IMAGE</c>): it names the image the squashfs holds, with its digest.
     /// </summary>
-    public const string MediumFileName = "slots.json";
+    public const string MediumFileName = BootKeys.LiveSlots;
 
     /// <summary>Where <see cref="MediumFileName"/> lies for <paramref name="squashfs"/>, the medium's root image.</summary>
     public static string BesideSquashfs(string squashfs)

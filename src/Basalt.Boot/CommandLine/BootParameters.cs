@@ -128,6 +128,12 @@ public static class BootKeys
     /// <summary>The squashfs on a Basalt live ISO, relative to <c>rd.live.dir</c>.</summary>
     public const string LiveSquashfs = "rootfs.squashfs";
 
+    /// <summary>
+    /// The slots file a live medium built from an image carries beside <see cref="LiveSquashfs"/>: it names the image the
+    /// squashfs holds, with its digest, which the tree itself cannot tell. A netboot downloads it with the squashfs.
+    /// </summary>
+    public const string LiveSlots = "slots.json";
+
     /// <summary>Every <c>basalt.*</c> key; any other <c>basalt.*</c> word is a typo and rejected.</summary>
     public static IReadOnlyList<string> BasaltKeys { get; } = [BasaltMode, BasaltLiveUrl, BasaltReset, BasaltDebug];
 }

@@ -27,7 +27,10 @@ public static class BootPlanner
     public const string DownloadDirectory = "/run/basalt/live";
 
     /// <summary>Where a downloaded live squashfs is kept.</summary>
-    public const string DownloadedSquashfs = DownloadDirectory + "/rootfs.squashfs";
+    public const string DownloadedSquashfs = DownloadDirectory + "/" + BootKeys.LiveSquashfs;
+
+    /// <summary>Where the slots file served beside a downloaded live squashfs is kept, when there is one.</summary>
+    public const string DownloadedSlots = DownloadDirectory + "/" + BootKeys.LiveSlots;
 
     /// <summary>
     /// The cap on <see cref="DownloadDirectory"/>. initramfs-tools makes /run a tmpfs of 10 % of RAM, smaller than a
@@ -216,6 +219,8 @@ public static class BootPlanner
                 containerMount = DownloadDirectory;
                 Steps.Add(new MountFileSystemStep("tmpfs", DownloadDirectory, "tmpfs", [$"size={DownloadTmpfsSize}", "mode=0700"]) { Id = "mount-live-ram" });
                 Steps.Add(new DownloadStep(url, imageFile) { Id = "download-live" });
+                // A directory built from an image names it beside the squashfs; one built from a tree has no such file.
+                Steps.Add(new DownloadStep(new Uri(url, BootKeys.LiveSlots), DownloadedSlots) { Id = "download-live-slots", Required = false });
                 Notes.Add("the live squashfs is downloaded into RAM; the initramfs must bring up networking (e.g. ip=dhcp)");
             }
             else

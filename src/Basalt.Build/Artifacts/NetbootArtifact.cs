@@ -25,6 +25,12 @@ public sealed record NetbootArtifactOptions
     public DateTimeOffset Timestamp { get; init; } = DiskArtifactOptions.DefaultTimestamp;
 
     public GrubMenuOptions Menu { get; init; } = GrubMenuOptions.Default;
+
+    /// <summary>
+    /// Files the caller adds to the directory (e.g. the slots file naming the image the squashfs holds, which a node
+    /// downloads beside it), copied to their targets under it; a target the build writes itself is refused.
+    /// </summary>
+    public IReadOnlyList<DiskContentFile> MediumFiles { get; init; } = [];
 }
 
 /// <summary>
@@ -56,6 +62,9 @@ public sealed record NetbootArtifactPlan
     public required IReadOnlyList<string> KernelArguments { get; init; }
 
     public required long SquashfsBoundBytes { get; init; }
+
+    /// <summary>The files added by the caller (<see cref="NetbootArtifactOptions.MediumFiles"/>), sources made absolute.</summary>
+    public IReadOnlyList<DiskContentFile> MediumFiles { get; init; } = [];
 
     public required long RequiredFreeBytes { get; init; }
 
@@ -99,6 +108,11 @@ public sealed record NetbootArtifactPlan
         text.Append(CultureInfo.InvariantCulture, $"  {SquashfsName,-16} squashfs of the tree ({ByteSize.Format(Tree.ApparentBytes)}), at most {ByteSize.Format(SquashfsBoundBytes)}\n");
         text.Append(CultureInfo.InvariantCulture, $"  {CommandLineName,-16} {string.Join(' ', KernelArguments)}\n");
         text.Append(CultureInfo.InvariantCulture, $"  {IpxeName,-16} for {Options.BaseUrl}\n");
+        foreach (var file in MediumFiles)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  {file.Target.TrimStart('/'),-16} from {file.Source}\n");
+        }
+
         text.Append(CultureInfo.InvariantCulture, $"needs {ByteSize.Format(RequiredFreeBytes)} free\n");
         return text.ToString();
     }
@@ -136,11 +150,16 @@ public static class NetbootArtifactPlanner
             throw new InvalidNetbootOutputException(output, "it is not writable");
         }
 
+        DiskArtifactPlanner.EnsureAddedFiles(
+            options.MediumFiles,
+            new[] { NetbootArtifactPlan.KernelName, NetbootArtifactPlan.InitrdName, NetbootArtifactPlan.SquashfsName, NetbootArtifactPlan.CommandLineName, NetbootArtifactPlan.IpxeName }.Select(name => "/" + name),
+            "netboot file");
+        var added = options.MediumFiles.Select(file => file with { Source = Path.GetFullPath(file.Source) }).ToList();
         var kernel = RootedFile.Resolve(root, options.Menu.KernelPath)!;
         var initrd = RootedFile.Resolve(root, options.Menu.InitrdPath)!;
         var tree = DirectoryTree.Measure(root);
         var bound = SquashfsImageBuilder.UpperBoundBytes(tree);
-        var copies = new FileInfo(kernel).Length + new FileInfo(initrd).Length;
+        var copies = new FileInfo(kernel).Length + new FileInfo(initrd).Length + added.Sum(file => new FileInfo(file.Source).Length);
         return new NetbootArtifactPlan
         {
             Options = options,
@@ -152,6 +171,7 @@ public static class NetbootArtifactPlanner
             // ip=dhcp: the initramfs brings the network up before the mounter downloads the squashfs.
             KernelArguments = [.. options.Menu.KernelArguments, "ip=dhcp", $"{BootKeys.BasaltMode}=live", "boot=basalt"],
             SquashfsBoundBytes = bound,
+            MediumFiles = added,
             RequiredFreeBytes = (2 * bound) + (2 * copies) + (16 * ByteSize.MiB),
         };
     }
@@ -189,6 +209,13 @@ public sealed class NetbootArtifactBuilder
         await CopyAsync(plan.InitrdSource, Path.Combine(plan.OutputDirectory, NetbootArtifactPlan.InitrdName), cancellationToken).ConfigureAwait(false);
         AtomicFile.WriteAllText(Path.Combine(plan.OutputDirectory, NetbootArtifactPlan.CommandLineName), string.Join(' ', plan.KernelArguments) + "\n");
         AtomicFile.WriteAllText(Path.Combine(plan.OutputDirectory, NetbootArtifactPlan.IpxeName), NetbootArtifactPlan.IpxeScript(plan.KernelArguments, plan.Options.BaseUrl));
+        foreach (var file in plan.MediumFiles)
+        {
+            var target = Path.Combine(plan.OutputDirectory, file.Target.TrimStart('/'));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            await CopyAsync(file.Source, target, cancellationToken).ConfigureAwait(false);
+        }
+
         return new NetbootArtifactResult(plan.OutputDirectory, new FileInfo(squashfs).Length, stopwatch.Elapsed);
     }
 

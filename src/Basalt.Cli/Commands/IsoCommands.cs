@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Basalt.Agent.Install;
 using Basalt.Build.Artifacts;
 using Basalt.Cli.Hosting;
 using Basalt.Disk;
@@ -46,15 +45,12 @@ internal static class IsoCommands
             }
 
             // The medium names the image its squashfs holds, by digest, beside it: a node installed from it records that.
-            return await UnpackedImage.BuildFromAsync(
+            return await UnpackedImage.BuildLiveMediumFromAsync(
                 context,
                 imageText!,
                 outputPath,
-                (unpacked, result) => UnpackedImage.WithSlotsFileAsync(
-                    outputPath,
-                    UnpackedImage.Slots(result),
-                    slotsFile => BuildAsync(context, options with { RootDirectory = unpacked, MediumFiles = [new DiskContentFile(slotsFile, InstallSlots.BesideSquashfs(IsoArtifactPlan.SquashfsTarget))] }, context.GetValue(dryRun), ct),
-                    ct),
+                IsoArtifactPlan.SquashfsTarget,
+                (unpacked, slots) => BuildAsync(context, options with { RootDirectory = unpacked, MediumFiles = [slots] }, context.GetValue(dryRun), ct),
                 ct).ConfigureAwait(false);
         });
         return command;

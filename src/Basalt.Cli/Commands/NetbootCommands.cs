@@ -56,7 +56,15 @@ internal sealed class NetbootCommands : ICommandGroup
                 return await BuildAsync(context, options, context.GetValue(dryRun), ct).ConfigureAwait(false);
             }
 
-            return await UnpackedImage.BuildFromAsync(context, imageText!, outputPath, (unpacked, _) => BuildAsync(context, options with { RootDirectory = unpacked }, context.GetValue(dryRun), ct), ct).ConfigureAwait(false);
+            // The directory names the image its squashfs holds, by digest, beside it: a node netbooted from it downloads
+            // that file too, and one installed from that live system records the image.
+            return await UnpackedImage.BuildLiveMediumFromAsync(
+                context,
+                imageText!,
+                outputPath,
+                "/" + NetbootArtifactPlan.SquashfsName,
+                (unpacked, slots) => BuildAsync(context, options with { RootDirectory = unpacked, MediumFiles = [slots] }, context.GetValue(dryRun), ct),
+                ct).ConfigureAwait(false);
         });
         return command;
     }

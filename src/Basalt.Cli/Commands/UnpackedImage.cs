@@ -1,5 +1,6 @@
 using Basalt.Agent.Install;
 using Basalt.Agent.Slots;
+using Basalt.Build.Artifacts;
 using Basalt.Cli.Hosting;
 using Basalt.Oci.Images;
 using Basalt.Platform;
@@ -31,6 +32,32 @@ internal static class UnpackedImage
                 await new ToolRunner().RunAsync(new ToolInvocation("rm", ["-rf", "--one-file-system", unpacked]) { Package = "coreutils" }, CancellationToken.None).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// A live medium (ISO, netboot directory) built from the image <paramref name="imageText"/>: <paramref name="build"/>
+    /// gets the unpacked tree and the slots file naming the image by digest, to put beside the medium's squashfs at
+    /// <paramref name="squashfsTarget"/>, where a node installed from the live system reads it.
+    /// </summary>
+    public static Task<int> BuildLiveMediumFromAsync(
+        CommandContext context,
+        string imageText,
+        string outputPath,
+        string squashfsTarget,
+        Func<string, DiskContentFile, Task<int>> build,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(build);
+        return BuildFromAsync(
+            context,
+            imageText,
+            outputPath,
+            (unpacked, result) => WithSlotsFileAsync(
+                outputPath,
+                Slots(result),
+                slotsFile => build(unpacked, new DiskContentFile(slotsFile, InstallSlots.BesideSquashfs(squashfsTarget))),
+                cancellationToken),
+            cancellationToken);
     }
 
     /// <summary>The slots of an artifact made from the image <paramref name="result"/> unpacked: every slot holds it, by digest.</summary>

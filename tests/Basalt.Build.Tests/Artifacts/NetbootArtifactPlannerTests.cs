@@ -38,6 +38,26 @@ public sealed class NetbootArtifactPlannerTests : IDisposable
     }
 
     [Fact]
+    public void Files_the_caller_adds_go_into_the_directory_and_none_may_replace_what_the_build_writes()
+    {
+        var root = ArtifactTestTrees.Create(_temp.Path);
+        var slots = _temp.Combine("slots.json");
+        File.WriteAllText(slots, "{}");
+        NetbootArtifactOptions Options(string target) => new() { RootDirectory = root, OutputDirectory = _temp.Combine("netboot"), MediumFiles = [new DiskContentFile(slots, target)] };
+
+        var plan = NetbootArtifactPlanner.Plan(Options("/slots.json"));
+
+        Assert.Equal(new DiskContentFile(slots, "/slots.json"), Assert.Single(plan.MediumFiles));
+        Assert.Matches($@"\n  slots\.json +from {System.Text.RegularExpressions.Regex.Escape(slots)}\n", plan.ToString());
+        foreach (var target in new[] { "/" + NetbootArtifactPlan.SquashfsName, "/" + NetbootArtifactPlan.IpxeName, "/" + NetbootArtifactPlan.KernelName, "slots.json", "/../slots.json" })
+        {
+            Assert.Throws<ArgumentException>(() => NetbootArtifactPlanner.Plan(Options(target)));
+        }
+
+        Assert.Throws<ArgumentException>(() => NetbootArtifactPlanner.Plan(Options("/slots.json") with { MediumFiles = [new DiskContentFile(_temp.Combine("missing.json"), "/slots.json")] }));
+    }
+
+    [Fact]
     public void A_tree_without_a_kernel_and_an_output_that_is_a_file_are_refused()
     {
         Directory.CreateDirectory(_temp.Combine("broken"));
