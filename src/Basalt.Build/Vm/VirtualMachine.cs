@@ -125,11 +125,13 @@ public sealed partial class VirtualMachine : IAsyncDisposable
         offset = ConsoleLength;
         await _process.SendAsync(password + "\n", cancellationToken).ConfigureAwait(false);
         await WaitForAsync(ShellPrompt(), TimeSpan.FromSeconds(120), offset, cancellationToken).ConfigureAwait(false);
-        // The shell shares the serial console with the kernel and with units that log to the console (journal+console),
-        // whose lines would land inside a command's output: wait until the boot's jobs are done, then keep the kernel's
-        // messages below emergencies off the console. A stuck unit only costs the wait's limit.
+        // The shell shares the serial console with the kernel, with systemd's status lines and with units that log to
+        // the console (journal+console), whose lines would land inside a command's output. So first the boot's running
+        // jobs finish (not the wait for a network a guest without one never gets: that one only times out), then the
+        // kernel's messages below emergencies and systemd's status lines (SIGRTMIN+21) are kept off the console.
         await RunAsync(
-            $"timeout {SettleTimeout.TotalSeconds:0} systemctl is-system-running --wait >/dev/null 2>&1; dmesg -n 1 2>/dev/null; " +
+            $"for _ in $(seq {SettleTimeout.TotalSeconds:0}); do systemctl list-jobs --no-legend 2>/dev/null | grep -v wait-online | grep -qw running || break; sleep 1; done; " +
+            "dmesg -n 1 2>/dev/null; kill -s RTMIN+21 1 2>/dev/null; " +
             "stty -echo; export PAGER=cat SYSTEMD_PAGER=cat TERM=dumb",
             SettleTimeout + TimeSpan.FromSeconds(60),
             cancellationToken).ConfigureAwait(false);
