@@ -63,6 +63,16 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
         });
     }
 
+    /// <summary>`basalt build KIND IMAGE -o OUTPUT` from the saved image v1, which must succeed: its reference, digest and cache.</summary>
+    private async Task<(string Reference, string Digest, string Cache)> BuildFromSavedImageAsync(string kind, string output, params string[] options)
+    {
+        var cache = _temp.Combine("cache");
+        var (reference, digest) = await SavedImageAsync(cache);
+        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), ["build", kind, reference, "-o", output, "--cache-dir", cache, .. options]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        return (reference, digest, cache);
+    }
+
     /// <summary>The tree saved as image v1 in an OCI layout (its blobs in <paramref name="cache"/>): its reference and digest.</summary>
     private async Task<(string Reference, string Digest)> SavedImageAsync(string cache)
     {
@@ -77,13 +87,10 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
     [Fact]
     public async Task Build_raw_from_an_image_records_its_name_and_digest_in_every_slot()
     {
-        var cache = _temp.Combine("cache");
-        var (reference, digest) = await SavedImageAsync(cache);
         var disk = _temp.Combine("disk.raw");
 
-        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "raw", reference, "-o", disk, "--cache-dir", cache);
+        var (reference, digest, _) = await BuildFromSavedImageAsync("raw", disk);
 
-        Assert.True(run.ExitCode == 0, run.Stderr);
         var slots = await SlotsOnStateAsync(disk);
         AssertEverySlotHolds(slots, reference, digest);
         // Without --seed-blobs the node's blob store starts empty; nothing of the build is left beside the disk.
@@ -95,13 +102,10 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
     [Fact]
     public async Task Build_raw_with_seed_blobs_puts_the_image_into_the_nodes_blob_store_under_its_name()
     {
-        var cache = _temp.Combine("cache");
-        var (reference, digest) = await SavedImageAsync(cache);
         var disk = _temp.Combine("disk.raw");
 
-        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "raw", reference, "-o", disk, "--cache-dir", cache, "--seed-blobs");
+        var (reference, digest, cache) = await BuildFromSavedImageAsync("raw", disk, "--seed-blobs");
 
-        Assert.True(run.ExitCode == 0, run.Stderr);
         await AssertSeededAsync(disk, cache, reference, digest);
         Assert.Empty(Directory.EnumerateFileSystemEntries(_temp.Path, ".disk.raw*"));
     }
@@ -161,13 +165,10 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
     public async Task Build_iso_from_an_image_names_it_by_digest_beside_the_squashfs_for_the_live_install()
     {
         Requires.Tool("xorriso", "xorriso");
-        var cache = _temp.Combine("cache");
-        var (reference, digest) = await SavedImageAsync(cache);
         var iso = _temp.Combine("basalt.iso");
 
-        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "iso", reference, "-o", iso, "--cache-dir", cache);
+        var (reference, digest, _) = await BuildFromSavedImageAsync("iso", iso);
 
-        Assert.True(run.ExitCode == 0, run.Stderr);
         // Where the live install looks for it: beside the squashfs the live system runs from.
         var extracted = _temp.Combine("medium-slots.json");
         var target = InstallSlots.BesideSquashfs(IsoArtifactPlan.SquashfsTarget);
@@ -181,13 +182,10 @@ public sealed class ArtifactCommandIntegrationTests : IDisposable
     [Fact]
     public async Task Build_netboot_from_an_image_serves_its_name_and_digest_where_the_node_downloads_it()
     {
-        var cache = _temp.Combine("cache");
-        var (reference, digest) = await SavedImageAsync(cache);
         var directory = _temp.Combine("netboot");
 
-        var run = await CliRunner.RunAsync(BasaltApp.CreateDefault(), "build", "netboot", reference, "-o", directory, "--cache-dir", cache);
+        var (reference, digest, _) = await BuildFromSavedImageAsync("netboot", directory);
 
-        Assert.True(run.ExitCode == 0, run.Stderr);
         // A node fetches it beside the squashfs its command line names, from the server that serves the directory.
         var squashfsUrl = BootParameters.Parse(NetbootArtifactPlan.CommandLineFor([$"{BootKeys.BasaltMode}=live"], new Uri("http://127.0.0.1:1/"))).LiveUrl!;
         var download = Assert.IsType<DownloadStep>(Assert.Single(BootPlanner.Plan($"{BootKeys.BasaltMode}=live {BootKeys.BasaltLiveUrl}={squashfsUrl}", MountLayout.Default).Steps, step => step.Id == "download-live-slots"));
