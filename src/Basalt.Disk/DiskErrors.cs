@@ -187,3 +187,21 @@ public sealed class PartitionTooSmallException : DiskException
     public long NeededBytes { get; }
     public override string Kind => "partition-too-small";
 }
+
+/// <summary>
+/// The in-process ext4 writer was asked for something it cannot put into an image: a path through a file, a hard link
+/// to nothing, a name longer than ext4 allows, an attribute it has no encoding for, more data than the image may hold.
+/// </summary>
+public sealed class Ext4WriteException : DiskException
+{
+    public Ext4WriteException(string target, string problem, string? hint = null, Exception? inner = null)
+        : base($"writing the ext4 image '{target}' failed: {problem}", hint ?? "check the content given to the image; the image file was not kept", inner)
+    {
+        Target = target;
+        Problem = problem;
+    }
+
+    public string Target { get; }
+    public string Problem { get; }
+    public override string Kind => "ext4-write-failed";
+}
