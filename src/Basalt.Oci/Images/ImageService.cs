@@ -101,6 +101,25 @@ public sealed class ImageService
     }
 
     /// <summary>
+    /// Pulls the image, then streams its layers into <paramref name="target"/> (a filesystem image being written, say):
+    /// each layer is read once, with no tree on disk. Not atomic: the caller discards the target on failure.
+    /// </summary>
+    public async Task<UnpackResult> StreamAsync(
+        ImageSource source,
+        ILayerEntryTarget target,
+        PlatformSpec? platform = null,
+        IProgress<TransferUpdate>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        var pull = await PullAsync(source, platform, progress, cancellationToken).ConfigureAwait(false);
+        var image = pull.Image;
+        var applyProgress = progress is null ? null : new ApplyProgressAdapter(image.Layers, progress);
+        var result = await new LayerStreamApplier().ApplyAsync(LayerBlobs(image), target, applyProgress, cancellationToken).ConfigureAwait(false);
+        return new UnpackResult(pull, target.ToString() ?? nameof(ILayerEntryTarget), result.EntriesApplied, []);
+    }
+
+    /// <summary>
     /// Pulls the image and writes it into the OCI layout at <paramref name="layoutDirectory"/> (created
     /// if absent) under <paramref name="tag"/> (default: the source's tag, else latest).
     /// </summary>

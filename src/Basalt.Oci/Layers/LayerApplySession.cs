@@ -7,8 +7,8 @@ namespace Basalt.Oci.Layers;
 internal sealed class LayerApplySession
 {
     private const int MaxSymlinkHops = 40;
-    private const string WhiteoutPrefix = ".wh.";
-    private const string OpaqueWhiteout = ".wh..wh..opq";
+    private const string WhiteoutPrefix = LayerReading.WhiteoutPrefix;
+    private const string OpaqueWhiteout = LayerReading.OpaqueWhiteout;
 
     private readonly string _root;
     private readonly bool _privileged;
@@ -52,71 +52,23 @@ internal sealed class LayerApplySession
 
     public IReadOnlyList<string> Warnings => _warnings;
 
-    public async Task<Digest> ApplyLayerAsync(LayerBlob layer, int index, int count, IProgress<LayerApplyProgress>? progress, CancellationToken cancellationToken)
+    public Task<Digest> ApplyLayerAsync(LayerBlob layer, int index, int count, IProgress<LayerApplyProgress>? progress, CancellationToken cancellationToken)
     {
         _layer = layer.DisplayName;
         _added.Clear();
         _addedAncestors.Clear();
         _knownDirectories.Clear();
-        var file = new FileStream(layer.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        var compressedSize = file.Length;
-        long entries = 0;
-        HashingReadStream hashing;
-        try
-        {
-            var compression = LayerDecompression.Detect(file, layer.MediaType, _layer);
-            hashing = new HashingReadStream(LayerDecompression.OpenDecompressed(file, compression), layer.DiffId?.Algorithm ?? "sha256");
-        }
-        catch
-        {
-            await file.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-
-        await using (hashing.ConfigureAwait(false))
-        {
-            // Decompression and the diff_id hash run on their own core, ahead of the tar parsing and file writes here.
-            var readAhead = new ReadAheadStream(hashing);
-            await using var readAheadScope = readAhead.ConfigureAwait(false);
-
-            // Tar headers are read 512 bytes at a time: buffer them above the read-ahead.
-            var reader = new TarStreamReader(new BufferedStream(readAhead, 1 << 16), _layer);
-            var lastReported = 0L;
-            try
+        return LayerReading.ReadEntriesAsync(
+            layer,
+            index,
+            count,
+            async (entry, data, token) =>
             {
-                while (await reader.GetNextEntryAsync(cancellationToken).ConfigureAwait(false) is { } entry)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    await ApplyEntryAsync(entry, reader.DataStream, cancellationToken).ConfigureAwait(false);
-                    entries++;
-                    EntriesApplied++;
-                    if (progress is not null && file.Position - lastReported >= 4 << 20)
-                    {
-                        lastReported = file.Position;
-                        progress.Report(new LayerApplyProgress(index, count, _layer, file.Position, compressedSize, entries, false));
-                    }
-                }
-
-                await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (InvalidDataException e)
-            {
-                throw new CorruptLayerException(_layer, e.Message, e);
-            }
-            catch (EndOfStreamException e)
-            {
-                throw new CorruptLayerException(_layer, "the compressed stream ended early", e);
-            }
-
-            var diffId = hashing.GetDigest();
-            if (layer.DiffId is { } expected && expected != diffId)
-            {
-                throw new DigestMismatchException(expected, diffId, $"layer {_layer} (uncompressed content, diff_id)");
-            }
-
-            progress?.Report(new LayerApplyProgress(index, count, _layer, compressedSize, compressedSize, entries, true));
-            return diffId;
-        }
+                await ApplyEntryAsync(entry, data, token).ConfigureAwait(false);
+                EntriesApplied++;
+            },
+            progress,
+            cancellationToken);
     }
 
     public void FinishDirectories()
@@ -542,33 +494,7 @@ internal sealed class LayerApplySession
         return current;
     }
 
-    /// <summary>Splits a tar name into components; leading '/' is dropped, '..' may not climb above the root.</summary>
-    private List<string> Normalize(string name, string entryName, string what)
-    {
-        var parts = new List<string>();
-        foreach (var part in name.Split('/'))
-        {
-            if (part is "" or ".")
-            {
-                continue;
-            }
-
-            if (part == "..")
-            {
-                if (parts.Count == 0)
-                {
-                    throw Unsafe(entryName, $"{what} climbs out of the root with '..'");
-                }
-
-                parts.RemoveAt(parts.Count - 1);
-                continue;
-            }
-
-            parts.Add(part);
-        }
-
-        return parts;
-    }
+    private List<string> Normalize(string name, string entryName, string what) => LayerReading.Normalize(name, _layer, entryName, what);
 
     private string Relative(string path) => Path.GetRelativePath(_root, path);
 
