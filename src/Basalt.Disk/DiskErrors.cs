@@ -205,3 +205,21 @@ public sealed class Ext4WriteException : DiskException
     public string Problem { get; }
     public override string Kind => "ext4-write-failed";
 }
+
+/// <summary>The content given to an ext4 image being written outgrew the room the image may take.</summary>
+public sealed class Ext4ImageFullException : DiskException
+{
+    public Ext4ImageFullException(string target, long neededBytes, long limitBytes)
+        : base($"the ext4 image '{target}' needs more than {ByteSize.Format(limitBytes)}, the room it may take (at least {ByteSize.Format(neededBytes)})",
+               "free space where the image is written, or make the image smaller")
+    {
+        Target = target;
+        NeededBytes = neededBytes;
+        LimitBytes = limitBytes;
+    }
+
+    public string Target { get; }
+    public long NeededBytes { get; }
+    public long LimitBytes { get; }
+    public override string Kind => "ext4-image-full";
+}

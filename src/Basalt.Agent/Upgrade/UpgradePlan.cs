@@ -43,6 +43,17 @@ public sealed record UpgradeFacts(
 
     /// <summary>Whether the staged tree is to be kept after the upgrade (the service knows: the option, and no chroot stage changing it).</summary>
     public bool KeepTree { get; init; }
+
+    /// <summary>
+    /// Whether the layers are streamed straight into the transition image, with no staged tree (the service knows: the
+    /// option, and no chroot stage that needs a tree). Every kept tree is then dropped: nothing builds on it.
+    /// </summary>
+    public bool StreamToImage { get; init; }
+
+    /// <summary>Where COS_STATE is mounted and its free bytes; checked up front when the layers are streamed.</summary>
+    public string StatePath { get; init; } = string.Empty;
+
+    public long StateAvailableBytes { get; init; }
 }
 
 /// <summary>
@@ -77,6 +88,9 @@ public sealed record UpgradePlan(
 
     /// <summary>The chain ID the staged tree is kept under once the swap is done; null: it is deleted.</summary>
     public string? KeepTreeAs { get; init; }
+
+    /// <summary>The layers are streamed straight into the transition image: no staged tree, no kept tree.</summary>
+    public bool Streamed { get; init; }
 
     public int LayersPresent => Layers.Count(l => l.Present);
 
@@ -132,6 +146,11 @@ public static class UpgradePlanner
     public static IReadOnlyList<string> UpgradeSteps { get; } =
         ["recover-interrupted", "fetch-missing-layers", "unpack-to-staging", "measure-and-check-state-space", "build-transition-image", "arm-boot-counting", "exchange-active", "relabel-old-active-passive", "retire-old-active-to-passive", "install-menu", "record-slots", "record-history"];
 
+    /// <summary>The steps a streamed upgrade takes in place of the staging ones.</summary>
+    private static readonly string[] StagedTreeSteps = ["unpack-to-staging", "measure-and-check-state-space", "build-transition-image"];
+
+    public const string StreamStep = "stream-layers-into-transition-image";
+
     /// <summary>
     /// Which kept tree an image with <paramref name="diffIds"/> starts from (the one holding the longest run of its
     /// leading layers; null when none does), and which kept trees go: every other one, so only one tree is ever kept.
@@ -171,10 +190,15 @@ public static class UpgradePlanner
         var image = facts.Image;
         var noOp = facts.ActiveDigest is not null && string.Equals(facts.ActiveDigest, image.Digest, StringComparison.Ordinal);
         var download = image.Layers.Where(l => !l.Present).DistinctBy(l => l.Digest).Sum(l => l.Size);
-        var (reuse, dropped) = ChooseKeptTree(image.DiffIds, [.. facts.KeptTrees.Select(t => t.ChainId)]);
+        var streamed = facts.StreamToImage;
+        var (reuse, dropped) = streamed
+            ? (null, [.. facts.KeptTrees.Select(t => t.ChainId).Order(StringComparer.Ordinal)])
+            : ChooseKeptTree(image.DiffIds, [.. facts.KeptTrees.Select(t => t.ChainId)]);
         // The staged tree grows by the layers it does not hold yet; an unpacked layer is at least as large as its
-        // compressed blob (a lower bound: the uncompressed size is not known before the layer is read).
-        var toApply = image.Layers.Skip(reuse?.LayersReused ?? 0).DistinctBy(l => l.Digest).Sum(l => l.Size);
+        // compressed blob (a lower bound: the uncompressed size is not known before the layer is read). A streamed
+        // upgrade puts that on COS_STATE instead, in the transition image.
+        var unpackedAtLeast = image.Layers.Skip(reuse?.LayersReused ?? 0).DistinctBy(l => l.Digest).Sum(l => l.Size);
+        var toApply = streamed ? 0 : unpackedAtLeast;
         // Trees this upgrade drops are deleted before it unpacks; the reused one moves to staging and takes no new space.
         var freed = facts.KeptTrees.Where(t => dropped.Contains(t.ChainId)).Sum(t => t.Bytes);
         var chainId = ChainIdOf(image.DiffIds);
@@ -184,8 +208,9 @@ public static class UpgradePlanner
             [
                 new ResourceCheck(MemoryCheck, "/proc/meminfo", facts.MinimumMemoryBytes, facts.AvailableMemoryBytes),
                 new ResourceCheck(PersistentCheck, facts.PersistentPath, download + toApply + image.ManifestAndConfigBytes + PersistentMarginBytes, facts.PersistentAvailableBytes + freed),
+                .. streamed ? [new ResourceCheck(StateCheck, facts.StatePath, unpackedAtLeast + StateMarginBytes, facts.StateAvailableBytes)] : Array.Empty<ResourceCheck>(),
             ];
-        IReadOnlyList<string> steps = noOp ? [] : [.. StepsFor(reuse, facts.KeepTree && chainId is not null)];
+        IReadOnlyList<string> steps = noOp ? [] : streamed ? [.. StreamedSteps()] : [.. StepsFor(reuse, facts.KeepTree && chainId is not null)];
         return new UpgradePlan(
             facts.Source,
             image.Name,
@@ -202,8 +227,24 @@ public static class UpgradePlanner
             ChainId = chainId,
             ReusedTree = noOp ? null : reuse,
             DroppedTrees = noOp ? [] : dropped,
-            KeepTreeAs = noOp || !facts.KeepTree ? null : chainId,
+            KeepTreeAs = noOp || !facts.KeepTree || streamed ? null : chainId,
+            Streamed = !noOp && streamed,
         };
+    }
+
+    private static IEnumerable<string> StreamedSteps()
+    {
+        foreach (var step in UpgradeSteps)
+        {
+            if (step == StagedTreeSteps[0])
+            {
+                yield return StreamStep;
+            }
+            else if (!StagedTreeSteps.Contains(step))
+            {
+                yield return step;
+            }
+        }
     }
 
     private static IEnumerable<string> StepsFor(KeptTreeUse? reuse, bool keep)

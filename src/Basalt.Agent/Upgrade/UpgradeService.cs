@@ -4,7 +4,9 @@ using Basalt.Agent.Install;
 using Basalt.Agent.Journal;
 using Basalt.Agent.Node;
 using Basalt.Boot.Grub;
+using Basalt.Disk;
 using Basalt.Disk.FileSystems;
+using Basalt.Disk.FileSystems.Ext4;
 using Basalt.Oci;
 using Basalt.Oci.Images;
 using Basalt.Oci.Manifests;
@@ -75,6 +77,13 @@ public sealed record UpgradeServiceOptions
     /// <c>after-upgrade-chroot</c> stage has steps, since they change the tree beyond its layers.
     /// </summary>
     public bool KeepUnpackedTree { get; init; } = true;
+
+    /// <summary>
+    /// Write the layers straight into the transition image as they are read (<see cref="Ext4ImageWriter"/>): no staged
+    /// tree on COS_PERSISTENT, each layer decompressed once, no <c>mkfs.ext4 -d</c> pass over a tree. Not done when an
+    /// <c>after-upgrade-chroot</c> stage has steps, since they need a tree to run in.
+    /// </summary>
+    public bool StreamLayersIntoImage { get; init; } = true;
 }
 
 /// <summary>
@@ -138,6 +147,10 @@ public sealed class UpgradeService
     private bool KeepsTree => _options.KeepUnpackedTree
         && (_stages is null || LifecycleStages.CountSteps(_stages.Sources, "after-upgrade-chroot") == 0);
 
+    /// <summary>Whether this service streams the layers into the image: the option, and no chroot stage that needs a tree.</summary>
+    private bool StreamsImage => _options.StreamLayersIntoImage
+        && (_stages is null || LifecycleStages.CountSteps(_stages.Sources, "after-upgrade-chroot") == 0);
+
     /// <summary>Finishes or undoes an interrupted upgrade or rollback (see <see cref="SwapExecutor.RecoverAsync"/>).</summary>
     public Task<RecoveryResult> RecoverAsync(CancellationToken cancellationToken = default) => _executor.RecoverAsync(cancellationToken);
 
@@ -164,9 +177,11 @@ public sealed class UpgradeService
         };
         var kept = KeptTrees;
         var keptChains = kept.List();
+        var streams = StreamsImage;
         // Only the trees this upgrade would drop are measured (their space is freed before the unpack); the reused one is not walked.
-        var (_, dropped) = UpgradePlanner.ChooseKeptTree(resolved.DiffIds, keptChains);
+        var dropped = streams ? keptChains : UpgradePlanner.ChooseKeptTree(resolved.DiffIds, keptChains).Dropped;
         var persistent = ExistingAncestor(_paths.PersistentMount);
+        var state = ExistingAncestor(_paths.StateMount);
         var facts = new UpgradeFacts(
             request.Source,
             resolved,
@@ -179,6 +194,9 @@ public sealed class UpgradeService
         {
             KeptTrees = [.. keptChains.Select(c => new KeptTree(c, dropped.Contains(c) ? kept.MeasureBytes(c) : 0))],
             KeepTree = KeepsTree,
+            StreamToImage = streams,
+            StatePath = state,
+            StateAvailableBytes = streams ? _probe.GetSpace(state).AvailableBytes : 0,
         };
         return UpgradePlanner.Plan(facts);
     }
@@ -207,7 +225,7 @@ public sealed class UpgradeService
             throw new ToolNotFoundException(SlotImageFiles.Tune2fs, SlotImageFiles.Package);
         }
 
-        if (_runner.Locate(Ext4ImageBuilder.Tool) is null)
+        if (!plan.Streamed && _runner.Locate(Ext4ImageBuilder.Tool) is null)
         {
             throw new ToolNotFoundException(Ext4ImageBuilder.Tool, Ext4ImageBuilder.Package);
         }
@@ -227,29 +245,48 @@ public sealed class UpgradeService
         };
 
         await RunStageAsync("before-upgrade", _paths.SystemRoot, cancellationToken).ConfigureAwait(false);
-        UnpackResult unpacked;
+        PullResult pull;
+        var layersReused = 0;
         try
         {
             journal = _executor.Enter(journal, SwapStep.Staging);
             phases.Restart();
-            unpacked = await StageAsync(request, plan, progress, cancellationToken).ConfigureAwait(false);
-            phases.End(UpgradePhases.Stage);
-            _executor.Leave(SwapStep.Staging);
+            if (plan.Streamed)
+            {
+                pull = await FetchAsync(request, plan, progress, cancellationToken).ConfigureAwait(false);
+                phases.End(UpgradePhases.Stage);
+                _executor.Leave(SwapStep.Staging);
 
-            // Changes made here are part of the new image: it is measured and built after the stage.
-            await RunStageAsync("after-upgrade-chroot", StagingDirectory, cancellationToken).ConfigureAwait(false);
+                journal = _executor.Enter(journal, SwapStep.Preparing);
+                var (inode, imageBytes) = await StreamTransitionAsync(pull.Image, progress, cancellationToken).ConfigureAwait(false);
+                _executor.Leave(SwapStep.Preparing);
+                phases.End(UpgradePhases.Build);
+                plan = plan with { TransitionBytes = imageBytes };
+                journal = journal with { TransitionInode = inode };
+            }
+            else
+            {
+                var unpacked = await StageAsync(request, plan, progress, cancellationToken).ConfigureAwait(false);
+                pull = unpacked.Pull;
+                layersReused = unpacked.LayersReused;
+                phases.End(UpgradePhases.Stage);
+                _executor.Leave(SwapStep.Staging);
 
-            phases.Restart();
-            var tree = DirectoryTree.Measure(StagingDirectory);
-            plan = plan.WithStateCheck(tree, _paths.StateMount, _probe.GetSpace(_paths.StateMount).AvailableBytes);
-            plan.EnsureAllowed();
-            phases.End(UpgradePhases.Measure);
+                // Changes made here are part of the new image: it is measured and built after the stage.
+                await RunStageAsync("after-upgrade-chroot", StagingDirectory, cancellationToken).ConfigureAwait(false);
 
-            journal = _executor.Enter(journal, SwapStep.Preparing);
-            var inode = await BuildTransitionAsync(tree, cancellationToken).ConfigureAwait(false);
-            _executor.Leave(SwapStep.Preparing);
-            phases.End(UpgradePhases.Build);
-            journal = journal with { TransitionInode = inode };
+                phases.Restart();
+                var tree = DirectoryTree.Measure(StagingDirectory);
+                plan = plan.WithStateCheck(tree, _paths.StateMount, _probe.GetSpace(_paths.StateMount).AvailableBytes);
+                plan.EnsureAllowed();
+                phases.End(UpgradePhases.Measure);
+
+                journal = _executor.Enter(journal, SwapStep.Preparing);
+                var inode = await BuildTransitionAsync(tree, cancellationToken).ConfigureAwait(false);
+                _executor.Leave(SwapStep.Preparing);
+                phases.End(UpgradePhases.Build);
+                journal = journal with { TransitionInode = inode };
+            }
         }
         catch (Exception e) when (!_executor.Hooks.IsPowerCut(e))
         {
@@ -265,11 +302,10 @@ public sealed class UpgradeService
         var trimmed = SlotBlobRetention.TrimAfterUpgrade(_images.Store, _slots.ReadActive()?.Digest, _slots.ReadPassive()?.Digest, _slots.ReadRecovery()?.Digest, _logger);
         phases.End(UpgradePhases.TrimBlobs);
         await RunStageAsync("after-upgrade", _paths.SystemRoot, cancellationToken).ConfigureAwait(false);
-        var pull = unpacked.Pull;
         return new UpgradeResult(plan, recovery, true, pull.BytesTransferred, pull.BlobsTransferred, pull.BlobsSkipped, stopwatch.Elapsed)
         {
             Phases = phases.Phases,
-            LayersReused = unpacked.LayersReused,
+            LayersReused = layersReused,
             BlobsRemoved = trimmed.RemovedBlobs.Count,
             BlobBytesFreed = trimmed.BytesFreed,
         };
@@ -333,15 +369,93 @@ public sealed class UpgradeService
             throw new UpgradeSourceUnavailableException(request.Source, e.Message, e.Hint, e);
         }
 
-        if (unpacked.Pull.Image.Digest.Value != plan.Digest)
+        EnsurePlannedDigest(request, plan, unpacked.Pull);
+        return unpacked;
+    }
+
+    /// <summary>The streamed upgrade's staging: only the missing blobs are fetched into the store; kept trees and any staging leftover go.</summary>
+    private async Task<PullResult> FetchAsync(UpgradeRequest request, UpgradePlan plan, IProgress<TransferUpdate>? progress, CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(StagingDirectory))
+        {
+            Directory.Delete(StagingDirectory, recursive: true);
+        }
+
+        Directory.CreateDirectory(_paths.AgentDirectory);
+        KeptTrees.DropAll();
+        PullResult pull;
+        try
+        {
+            pull = await _images.PullAsync(ParseSource(request.Source), request.Platform, progress, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OciException e)
+        {
+            throw new UpgradeSourceUnavailableException(request.Source, e.Message, e.Hint, e);
+        }
+
+        EnsurePlannedDigest(request, plan, pull);
+        return pull;
+    }
+
+    /// <summary>
+    /// Writes <c>transition.img</c> from the image's layers as they are read (temporary sibling, flushed, renamed), and
+    /// the image's GRUB menu beside it in the staging directory, where the swap's menu step reads it. The image may take
+    /// what COS_STATE has free less the margin; more is <see cref="NotEnoughSpaceException"/>.
+    /// </summary>
+    private async Task<(ulong Inode, long ImageBytes)> StreamTransitionAsync(ResolvedImage image, IProgress<TransferUpdate>? progress, CancellationToken cancellationToken)
+    {
+        _executor.RemoveTransitionLeftovers();
+        Directory.CreateDirectory(Path.GetDirectoryName(_paths.TransitionImage)!);
+        var available = _probe.GetSpace(_paths.StateMount).AvailableBytes;
+        var options = new Ext4ImageWriterOptions(SlotLabels.Active, Guid.NewGuid())
+        {
+            MaxImageBytes = Math.Max(available - UpgradePlanner.StateMarginBytes, ByteSize.MiB),
+            FreeSpacePercent = UpgradePlanner.TransitionHeadroomPercent,
+        };
+
+        async Task FillAsync(Ext4ImageWriter writer, CancellationToken token)
+        {
+            await _images.StreamAsync(image, new Ext4LayerTarget(writer), progress, token).ConfigureAwait(false);
+            if (writer.ReadFile(GrubPaths.ImageMenuConfig) is { } menu)
+            {
+                var staged = Path.Combine(StagingDirectory, GrubPaths.ImageMenuConfig.TrimStart('/'));
+                Directory.CreateDirectory(Path.GetDirectoryName(staged)!);
+                AtomicFile.WriteAllBytes(staged, menu);
+            }
+        }
+
+        Ext4ImageSummary? summary = null;
+        async Task BuildAsync(CancellationToken token) =>
+            summary = await Ext4ImageWriter.BuildAtomicallyAsync(_paths.TransitionImage, options, FillAsync, token).ConfigureAwait(false);
+        try
+        {
+            if (_executor.Hooks.WhilePreparing is not { } watch)
+            {
+                await BuildAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // The content's size is known only as it is read; the compressed layers are a lower bound.
+                await BuildWatchedAsync(BuildAsync, watch, image.Layers.Sum(l => l.Size), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Ext4ImageFullException e)
+        {
+            throw new NotEnoughSpaceException("COS_STATE", _paths.StateMount, e.NeededBytes + UpgradePlanner.StateMarginBytes, available, "the transition image");
+        }
+
+        return (Posix.GetStatus(_paths.TransitionImage).Inode, summary!.ImageBytes);
+    }
+
+    private static void EnsurePlannedDigest(UpgradeRequest request, UpgradePlan plan, PullResult pull)
+    {
+        if (pull.Image.Digest.Value != plan.Digest)
         {
             throw new UpgradeSourceUnavailableException(
                 request.Source,
-                $"it changed while it was fetched (planned {plan.Digest}, fetched {unpacked.Pull.Image.Digest})",
+                $"it changed while it was fetched (planned {plan.Digest}, fetched {pull.Image.Digest})",
                 "run the upgrade again, or name the image by digest (REPO@sha256:…)");
         }
-
-        return unpacked;
     }
 
     private async Task<ulong> BuildTransitionAsync(DirectoryTreeSize tree, CancellationToken cancellationToken)
@@ -364,7 +478,7 @@ public sealed class UpgradeService
         }
         else
         {
-            await BuildWatchedAsync(build, spec, watch, tree.BlockBytes, cancellationToken).ConfigureAwait(false);
+            await BuildWatchedAsync(token => build.BuildAsync(_paths.TransitionImage, spec, token), watch, tree.BlockBytes, cancellationToken).ConfigureAwait(false);
         }
 
         return Posix.GetStatus(_paths.TransitionImage).Inode;
@@ -374,10 +488,10 @@ public sealed class UpgradeService
     /// Builds while a watcher reports the bytes allocated to the image's temporary file to <paramref name="watch"/>. An
     /// exception from the watch (a simulated cut) stops the build and propagates; on a real node the watch never returns.
     /// </summary>
-    private async Task BuildWatchedAsync(Ext4ImageBuilder build, Ext4ImageSpec spec, Action<PreparationProgress> watch, long expectedBytes, CancellationToken cancellationToken)
+    private async Task BuildWatchedAsync(Func<CancellationToken, Task> build, Action<PreparationProgress> watch, long expectedBytes, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var building = build.BuildAsync(_paths.TransitionImage, spec, stop.Token);
+        var building = build(stop.Token);
         var watching = Task.Run(
             async () =>
             {

@@ -101,22 +101,20 @@ public sealed class ImageService
     }
 
     /// <summary>
-    /// Pulls the image, then streams its layers into <paramref name="target"/> (a filesystem image being written, say):
-    /// each layer is read once, with no tree on disk. Not atomic: the caller discards the target on failure.
+    /// Streams the layers of <paramref name="image"/>, which a pull brought into the store, into <paramref name="target"/>
+    /// (a filesystem image being written, say): each layer is read once, with no tree on disk. Not atomic: the caller
+    /// discards the target on failure.
     /// </summary>
-    public async Task<UnpackResult> StreamAsync(
-        ImageSource source,
+    public async Task<LayerStreamResult> StreamAsync(
+        ResolvedImage image,
         ILayerEntryTarget target,
-        PlatformSpec? platform = null,
         IProgress<TransferUpdate>? progress = null,
         CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(target);
-        var pull = await PullAsync(source, platform, progress, cancellationToken).ConfigureAwait(false);
-        var image = pull.Image;
         var applyProgress = progress is null ? null : new ApplyProgressAdapter(image.Layers, progress);
-        var result = await new LayerStreamApplier().ApplyAsync(LayerBlobs(image), target, applyProgress, cancellationToken).ConfigureAwait(false);
-        return new UnpackResult(pull, target.ToString() ?? nameof(ILayerEntryTarget), result.EntriesApplied, []);
+        return await new LayerStreamApplier().ApplyAsync(LayerBlobs(image), target, applyProgress, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -24,6 +24,7 @@ public sealed class KeptTreeUpgradeTests
         node.Slots,
         node.History,
         node.Probe,
+        new UpgradeServiceOptions { StreamLayersIntoImage = false },
         hooks: hooks,
         stages: stages);
 
@@ -134,7 +135,7 @@ public sealed class KeptTreeUpgradeTests
         using var node = new FakeNode();
         using var registry = new RegistryClient();
         var (v1, _, _) = await ImagesAsync(node);
-        var service = new UpgradeService(node.Paths, new ImageService(new BlobStore(node.Paths.BlobStore), registry), node.Tools, node.Slots, node.History, node.Probe, new UpgradeServiceOptions { KeepUnpackedTree = false });
+        var service = new UpgradeService(node.Paths, new ImageService(new BlobStore(node.Paths.BlobStore), registry), node.Tools, node.Slots, node.History, node.Probe, new UpgradeServiceOptions { KeepUnpackedTree = false, StreamLayersIntoImage = false });
 
         var result = await service.UpgradeAsync(new UpgradeRequest(v1));
 

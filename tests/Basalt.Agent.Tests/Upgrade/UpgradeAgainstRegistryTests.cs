@@ -30,7 +30,7 @@ public sealed class UpgradeAgainstRegistryTests : IClassFixture<RegistryFixture>
     }
 
     [Fact]
-    public async Task Upgrade_v1_to_v2_swaps_real_images_fetches_only_the_new_layer_and_a_repeat_is_a_no_op()
+    public async Task Staged_tree_upgrade_v1_to_v2_swaps_real_images_fetches_only_the_new_layer_and_a_repeat_is_a_no_op()
     {
         RequireTools();
         using var temp = new TempDirectory("agent-upgrade-registry");
@@ -40,7 +40,7 @@ public sealed class UpgradeAgainstRegistryTests : IClassFixture<RegistryFixture>
         var images = new ImageService(new BlobStore(paths.BlobStore), client);
         var slots = new SlotStoreRecords(new SlotStore(paths.SlotsFile));
         var history = new FileLifecycleHistory(paths.History);
-        var service = new UpgradeService(paths, images, _runner, slots, history);
+        var service = new UpgradeService(paths, images, _runner, slots, history, options: new UpgradeServiceOptions { StreamLayersIntoImage = false });
 
         var first = await service.UpgradeAsync(new UpgradeRequest(v1));
         Assert.True(first.Changed);
@@ -98,6 +98,76 @@ public sealed class UpgradeAgainstRegistryTests : IClassFixture<RegistryFixture>
         Assert.Equal(SlotLabels.Active, await E2LabelAsync(paths.ActiveImage));
         Assert.Equal(SlotLabels.Passive, await E2LabelAsync(paths.PassiveImage));
         await FsckAsync(paths.ActiveImage);
+    }
+
+    [Fact]
+    public async Task Streamed_upgrade_writes_the_tree_a_directory_unpack_gives_keeps_no_tree_fetches_only_the_new_layer_and_rolls_back()
+    {
+        RequireTools();
+        Requires.Tool("mount", "mount");
+        Requires.Tool("e2fsck", "e2fsprogs");
+        using var temp = new TempDirectory("agent-upgrade-streamed");
+        var (v1, v2) = await PushImagesAsync(temp, "streamed/os");
+        var paths = await MakeNodeAsync(temp, temp.Combine("node"));
+        using var client = new RegistryClient(new RegistryOptions { InsecureRegistries = new HashSet<string> { _registry.Host } });
+        var images = new ImageService(new BlobStore(paths.BlobStore), client);
+        var slots = new SlotStoreRecords(new SlotStore(paths.SlotsFile));
+        var history = new FileLifecycleHistory(paths.History);
+        var service = new UpgradeService(paths, images, _runner, slots, history);
+
+        var first = await service.UpgradeAsync(new UpgradeRequest(v1));
+        var second = await service.UpgradeAsync(new UpgradeRequest(v2));
+
+        Assert.True(first.Plan.Streamed && second.Plan.Streamed);
+        Assert.Contains(UpgradePlanner.StreamStep, second.Plan.Steps);
+        Assert.DoesNotContain("unpack-to-staging", second.Plan.Steps);
+        Assert.Equal("v2", await ReadFileAsync(paths.ActiveImage, "/etc/version"));
+        Assert.Equal("marker of v2", await ReadFileAsync(paths.ActiveImage, "/etc/marker"));
+        Assert.False(await ExistsAsync(paths.ActiveImage, "/etc/obsolete"));
+        Assert.Equal("v1", await ReadFileAsync(paths.PassiveImage, "/etc/version"));
+        Assert.Equal(SlotLabels.Active, await E2LabelAsync(paths.ActiveImage));
+        Assert.Equal(SlotLabels.Passive, await E2LabelAsync(paths.PassiveImage));
+        await FsckAsync(paths.ActiveImage);
+        await FsckAsync(paths.PassiveImage);
+        // Nothing unpacked is left on COS_PERSISTENT, and v1's layer was not fetched again.
+        Assert.Empty(service.KeptTrees.List());
+        Assert.False(Directory.Exists(service.StagingDirectory));
+        Assert.Equal(1, second.BlobsTransferred);
+        Assert.Equal(second.Plan.DownloadBytes, second.BytesTransferred);
+        Assert.Equal(second.Plan.TransitionBytes, new FileInfo(paths.ActiveImage).Length);
+        Assert.Contains(second.Phases, phase => phase.Phase == UpgradePhases.Build);
+        Assert.DoesNotContain(second.Phases, phase => phase.Phase == UpgradePhases.Measure);
+
+        // Mounted by the kernel, the image is the tree a directory unpack of v2 gives: content, owners, modes, times,
+        // links, devices, extended attributes.
+        var unpacked = temp.Combine("unpacked-v2");
+        await images.UnpackAsync(Basalt.Oci.References.ImageSource.Parse(v2), unpacked);
+        var mount = temp.Combine("mnt");
+        Directory.CreateDirectory(mount);
+        await RunAsync("mount", "-t", "ext4", "-o", "loop,ro", paths.ActiveImage, mount);
+        try
+        {
+            TreeSnapshot.AssertEqual(TreeSnapshot.Capture(unpacked), TreeSnapshot.Capture(mount), new TreeCompareOptions
+            {
+                IgnoredPaths = new HashSet<string>(StringComparer.Ordinal) { "lost+found" },
+            });
+        }
+        finally
+        {
+            await RunAsync("umount", mount);
+        }
+
+        var repeat = await service.UpgradeAsync(new UpgradeRequest(v2));
+        Assert.True(repeat.Plan.NoOp);
+        Assert.Equal(0, repeat.BytesTransferred);
+
+        var rollback = await new RollbackService(paths, _runner, slots, history).RollbackAsync();
+        Assert.Equal(first.Plan.Digest, rollback.Active?.Digest);
+        Assert.Equal("v1", await ReadFileAsync(paths.ActiveImage, "/etc/version"));
+        Assert.Equal("v2", await ReadFileAsync(paths.PassiveImage, "/etc/version"));
+        Assert.Equal(SlotLabels.Passive, await E2LabelAsync(paths.PassiveImage));
+        await FsckAsync(paths.ActiveImage);
+        await FsckAsync(paths.PassiveImage);
     }
 
     [Fact]

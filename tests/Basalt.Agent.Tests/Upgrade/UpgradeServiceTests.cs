@@ -24,7 +24,11 @@ public sealed class UpgradeServiceTests
         node.Slots,
         node.History,
         node.Probe,
+        StagedTree,
         hooks: hooks);
+
+    /// <summary>These tests run the staged-tree upgrade (unpack, fake mkfs.ext4); the streamed one has its own tests.</summary>
+    private static readonly UpgradeServiceOptions StagedTree = new() { StreamLayersIntoImage = false };
 
     private static string MakeTree(FakeNode node, string version)
     {
@@ -362,7 +366,7 @@ public sealed class UpgradeServiceTests
             PowerCutSetting.Parse("image-write:512K"),
             at => throw new PowerCutException($"power cut at {at.Text}"),
             e => e is PowerCutException);
-        var service = new UpgradeService(node.Paths, new ImageService(new BlobStore(node.Paths.BlobStore), registry), writing, node.Slots, node.History, node.Probe, hooks: hooks);
+        var service = new UpgradeService(node.Paths, new ImageService(new BlobStore(node.Paths.BlobStore), registry), writing, node.Slots, node.History, node.Probe, StagedTree, hooks: hooks);
 
         var cut = await Assert.ThrowsAsync<PowerCutException>(() => service.UpgradeAsync(new UpgradeRequest(source)));
 

@@ -84,6 +84,29 @@ public sealed class Ext4ImageWriter : IAsyncDisposable, IDisposable
         return new Ext4ImageWriter(path, options, file);
     }
 
+    /// <summary>
+    /// Writes an image at a temporary sibling of <paramref name="target"/> with <paramref name="fill"/>, completes it,
+    /// flushes it and renames it into place (then flushes the directory): <paramref name="target"/> is whole or absent.
+    /// </summary>
+    public static async Task<Ext4ImageSummary> BuildAtomicallyAsync(
+        string target,
+        Ext4ImageWriterOptions options,
+        Func<Ext4ImageWriter, CancellationToken, Task> fill,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(target);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(fill);
+        Ext4ImageSummary? summary = null;
+        await ToolSupport.BuildAtomicallyAsync(target, async temporary =>
+        {
+            await using var writer = Create(temporary, options);
+            await fill(writer, cancellationToken).ConfigureAwait(false);
+            summary = await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+        return summary!;
+    }
+
     /// <summary>The image file.</summary>
     public string Path => _path;
 
@@ -265,6 +288,38 @@ public sealed class Ext4ImageWriter : IAsyncDisposable, IDisposable
         return parts.Count == 0 ? Ext4NodeKind.Directory : Find(parts)?.Kind;
     }
 
+    /// <summary>The content of the regular file at <paramref name="path"/> (symbolic links followed); null when there is none.</summary>
+    public byte[]? ReadFile(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        EnsureWritable();
+        var parts = Ext4Paths.Split(path);
+        var node = parts.Count == 0 ? null : Find(parts);
+        for (var hops = 0; node is { Kind: Ext4NodeKind.SymbolicLink } && hops < Ext4Paths.MaxSymlinkHops; hops++)
+        {
+            var target = ReadSymlink(node);
+            var parent = ResolveDirectory(parts.GetRange(0, parts.Count - 1), create: false, path);
+            parts = target.StartsWith('/') ? Ext4Paths.Split(target) : [.. parts.Take(parts.Count - 1), .. Ext4Paths.Split(target)];
+            node = parent is null || parts.Count == 0 ? null : Find(parts);
+        }
+
+        if (node is not { Kind: Ext4NodeKind.RegularFile })
+        {
+            return null;
+        }
+
+        var content = new byte[node.Size];
+        var offset = 0;
+        foreach (var run in node.Data)
+        {
+            var length = (int)Math.Min((long)run.Count * Ext4Format.BlockSize, content.Length - offset);
+            RandomAccess.Read(_file, content.AsSpan(offset, length), (long)run.Start * Ext4Format.BlockSize);
+            offset += length;
+        }
+
+        return content;
+    }
+
     /// <summary>Lays out directories, inodes and bitmaps after the content, writes them, sizes and flushes the file.</summary>
     public async Task<Ext4ImageSummary> CompleteAsync(CancellationToken cancellationToken = default)
     {
@@ -392,10 +447,7 @@ public sealed class Ext4ImageWriter : IAsyncDisposable, IDisposable
     {
         if (_nextBlock + (long)blocks > _maxBlocks)
         {
-            throw new Ext4WriteException(
-                _path,
-                $"'{path}' does not fit: the image may hold at most {_options.MaxImageBytes} bytes",
-                "free space where the image is written, or give the image more room");
+            throw new Ext4ImageFullException(_path, (_nextBlock + (long)blocks) * Ext4Format.BlockSize, _options.MaxImageBytes);
         }
 
         var run = new BlockRun(_nextBlock, blocks);

@@ -98,7 +98,7 @@ internal sealed class Ext4Layout
         var descriptorBlocks = Ceiling(groups, Ext4Format.DescriptorsPerBlock);
         if (descriptorBlocks > _writer.DescriptorBlocksReserved || totalBlocks > _writer.MaxBlocks)
         {
-            throw new Ext4WriteException(_writer.Path, $"the image needs {totalBlocks * (long)Ext4Format.BlockSize} bytes, more than the {options.MaxImageBytes} it may take");
+            throw new Ext4ImageFullException(_writer.Path, totalBlocks * Ext4Format.BlockSize, options.MaxImageBytes);
         }
 
         var tableBlocks = inodesPerGroup / Ext4Format.InodesPerBlock;
