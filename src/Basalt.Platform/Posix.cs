@@ -295,6 +295,20 @@ public static partial class Posix
     /// its holes costs seconds per 10 GiB; asking the filesystem where the data is costs nothing. A filesystem that
     /// does not track holes answers the rest of the file as one region.
     /// </summary>
+    /// <summary>
+    /// Starts writing back the dirty pages of [<paramref name="offset"/>, +<paramref name="length"/>) of
+    /// <paramref name="file"/> without waiting (sync_file_range SYNC_FILE_RANGE_WRITE): a large file written
+    /// sequentially then reaches the disk while it is still being written, and its closing fsync has little left to do.
+    /// Durability still needs the fsync. Best effort: a filesystem that does not support it is left to the fsync.
+    /// </summary>
+    public static void StartWriteback(SafeFileHandle file, long offset, long length)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        _ = sync_file_range(file, offset, length, SyncFileRangeWrite);
+    }
+
     public static (long Start, long End)? NextDataRegion(SafeFileHandle file, long offset)
     {
         ArgumentNullException.ThrowIfNull(file);
@@ -443,4 +457,9 @@ public static partial class Posix
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial long lseek(SafeFileHandle fd, long offset, int whence);
+
+    private const uint SyncFileRangeWrite = 2;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int sync_file_range(SafeFileHandle fd, long offset, long nbytes, uint flags);
 }

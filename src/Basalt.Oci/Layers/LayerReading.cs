@@ -29,7 +29,9 @@ internal static class LayerReading
         try
         {
             var compression = LayerDecompression.Detect(file, layer.MediaType, name);
-            hashing = new HashingReadStream(LayerDecompression.OpenDecompressed(file, compression), layer.DiffId?.Algorithm ?? "sha256");
+            // Decompression on one task, the diff_id hash on another, ahead of the tar parsing and the writes here: the
+            // decompression alone is the longest stage, so the reader waits on it and nothing else.
+            hashing = new HashingReadStream(new ReadAheadStream(LayerDecompression.OpenDecompressed(file, compression)), layer.DiffId?.Algorithm ?? "sha256");
         }
         catch
         {
@@ -39,7 +41,6 @@ internal static class LayerReading
 
         await using (hashing.ConfigureAwait(false))
         {
-            // Decompression and the diff_id hash run on their own core, ahead of the tar parsing and the writes.
             var readAhead = new ReadAheadStream(hashing);
             await using var readAheadScope = readAhead.ConfigureAwait(false);
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Basalt.Platform;
 using Microsoft.Win32.SafeHandles;
 
 namespace Basalt.Disk.FileSystems.Ext4;
@@ -37,6 +38,9 @@ public sealed class Ext4ImageWriter : IAsyncDisposable, IDisposable
 {
     private const int CopyBufferBytes = 1 << 20;
 
+    /// <summary>Content written since the last writeback started (see <see cref="Posix.StartWriteback"/>).</summary>
+    private const long WritebackBytes = 32L << 20;
+
     private readonly string _path;
     private readonly Ext4ImageWriterOptions _options;
     private readonly SafeFileHandle _file;
@@ -48,6 +52,7 @@ public sealed class Ext4ImageWriter : IAsyncDisposable, IDisposable
     private byte[]? _buffer;
     private uint _nextBlock;
     private long _contentBytes;
+    private long _writebackFrom;
     private bool _completed;
     private bool _disposed;
 
@@ -174,6 +179,7 @@ public sealed class Ext4ImageWriter : IAsyncDisposable, IDisposable
         }
 
         _contentBytes += length;
+        StartWriteback();
         AddRuns(node, blocks);
         Attach(parent, name, node, path);
     }
@@ -439,6 +445,17 @@ public sealed class Ext4ImageWriter : IAsyncDisposable, IDisposable
         }
 
         return extents;
+    }
+
+    /// <summary>Every 32 MiB of content, its writeback starts, so the closing flush does not write the whole image at once.</summary>
+    private void StartWriteback()
+    {
+        var written = (long)_nextBlock * Ext4Format.BlockSize;
+        if (written - _writebackFrom >= WritebackBytes)
+        {
+            Posix.StartWriteback(_file, _writebackFrom, written - _writebackFrom);
+            _writebackFrom = written;
+        }
     }
 
     private static uint BlocksFor(long bytes) => (uint)((bytes + Ext4Format.BlockSize - 1) / Ext4Format.BlockSize);
