@@ -6,9 +6,6 @@ namespace Basalt.Agent.Upgrade;
 /// <summary>Layer entries written straight into an ext4 image: the upgrade's transition image, with no tree on disk.</summary>
 internal sealed class Ext4LayerTarget : ILayerEntryTarget
 {
-    // A symbolic link's own mode is not used by the kernel; the one it gives every link is 0777, as mkfs.ext4 -d copies.
-    private const UnixFileMode SymbolicLinkMode = (UnixFileMode)0x1FF;
-
     private readonly Ext4ImageWriter _writer;
 
     public Ext4LayerTarget(Ext4ImageWriter writer)
@@ -27,7 +24,7 @@ internal sealed class Ext4LayerTarget : ILayerEntryTarget
         _writer.AddFileAsync(path, MetadataOf(entry), content, entry.Size, cancellationToken);
 
     public void AddSymbolicLink(string path, TarEntryHeader entry) =>
-        _writer.AddSymbolicLink(path, MetadataOf(entry) with { Mode = SymbolicLinkMode }, entry.LinkName);
+        _writer.AddSymbolicLink(path, MetadataOf(entry), entry.LinkName);
 
     public void AddHardLink(string path, string existingPath) => _writer.AddHardLink(path, existingPath);
 

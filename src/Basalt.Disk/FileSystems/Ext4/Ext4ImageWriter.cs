@@ -37,6 +37,7 @@ public sealed record Ext4ImageSummary(long ImageBytes, long Blocks, long FreeBlo
 public sealed class Ext4ImageWriter : IAsyncDisposable, IDisposable
 {
     private const int CopyBufferBytes = 1 << 20;
+    private const UnixFileMode SymbolicLinkMode = (UnixFileMode)0x1FF;
 
     /// <summary>Content written since the last writeback started (see <see cref="Posix.StartWriteback"/>).</summary>
     private const long WritebackBytes = 32L << 20;
@@ -199,7 +200,8 @@ public sealed class Ext4ImageWriter : IAsyncDisposable, IDisposable
             throw new Ext4WriteException(_path, $"the target of the symbolic link '{path}' is {bytes.Length} bytes; at most {Ext4Format.BlockSize - 1} fit");
         }
 
-        var node = new Ext4Node(Ext4NodeKind.SymbolicLink, metadata, null) { Size = bytes.Length, Xattrs = EncodeXattrs(path, metadata) };
+        // The kernel gives every symbolic link mode 0777 and never uses it; a layer's mode for one is ignored as it is on unpack.
+        var node = new Ext4Node(Ext4NodeKind.SymbolicLink, metadata with { Mode = SymbolicLinkMode }, null) { Size = bytes.Length, Xattrs = EncodeXattrs(path, metadata) };
         if (bytes.Length < 60)
         {
             node.FastSymlinkTarget = bytes;
