@@ -100,4 +100,55 @@ public sealed class UpgradePlannerTests
         Assert.Equal(2048000L * 1024, HostNodeProbe.ParseMemAvailable(MemInfo));
         Assert.Equal(0, HostNodeProbe.ParseMemAvailable("MemTotal: 1 kB\n"));
     }
+
+    [Fact]
+    public void A_streamed_plan_writes_the_image_from_the_layers_drops_every_kept_tree_and_checks_state_up_front()
+    {
+        var kept = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
+        var facts = Facts() with
+        {
+            StreamToImage = true,
+            KeepTree = true,
+            StatePath = "/run/initramfs/cos-state",
+            StateAvailableBytes = 10L << 30,
+            KeptTrees = [new KeptTree(kept, 700L << 20)],
+        };
+
+        var plan = UpgradePlanner.Plan(facts);
+
+        Assert.True(plan.Streamed);
+        Assert.Contains(UpgradePlanner.StreamStep, plan.Steps);
+        Assert.DoesNotContain("unpack-to-staging", plan.Steps);
+        Assert.DoesNotContain("build-transition-image", plan.Steps);
+        Assert.DoesNotContain("keep-staged-tree", plan.Steps);
+        Assert.Null(plan.ReusedTree);
+        Assert.Null(plan.KeepTreeAs);
+        Assert.Equal([kept], plan.DroppedTrees);
+        // No tree on COS_PERSISTENT: only the missing blob and the margin; the unpacked content goes to COS_STATE.
+        var persistent = plan.Checks.Single(c => c.Name == UpgradePlanner.PersistentCheck);
+        Assert.Equal((5L << 20) + 2000 + UpgradePlanner.PersistentMarginBytes, persistent.NeededBytes);
+        var state = plan.Checks.Single(c => c.Name == UpgradePlanner.StateCheck);
+        Assert.Equal((305L << 20) + UpgradePlanner.StateMarginBytes, state.NeededBytes);
+        Assert.Equal("/run/initramfs/cos-state", state.Path);
+        plan.EnsureAllowed();
+    }
+
+    [Fact]
+    public void A_streamed_plan_with_less_free_on_state_than_the_layers_is_refused_before_anything_is_fetched()
+    {
+        var plan = UpgradePlanner.Plan(Facts() with { StreamToImage = true, StatePath = "/state", StateAvailableBytes = 200L << 20 });
+
+        var error = Assert.Throws<NotEnoughSpaceException>(plan.EnsureAllowed);
+        Assert.Equal("COS_STATE", error.Partition);
+    }
+
+    [Fact]
+    public void A_streamed_no_op_has_no_checks_and_is_not_streamed()
+    {
+        var plan = UpgradePlanner.Plan(Facts(activeDigest: NewDigest) with { StreamToImage = true, StateAvailableBytes = 0 });
+
+        Assert.True(plan.NoOp);
+        Assert.False(plan.Streamed);
+        Assert.Empty(plan.Checks);
+    }
 }
