@@ -5,6 +5,8 @@ using Basalt.Agent.Node;
 using Basalt.Agent.Slots;
 using Basalt.Agent.Upgrade;
 using Basalt.Boot.Grub;
+using Basalt.Oci.Images;
+using Basalt.Oci.Registry;
 using Basalt.Oci.Store;
 using Basalt.Platform;
 using Basalt.Testing;
@@ -61,6 +63,41 @@ public sealed class FakeNode : IDisposable
     public FileLifecycleHistory History { get; }
 
     public string Combine(params string[] parts) => _temp.Combine(parts);
+
+    /// <summary>
+    /// A dir: source of an image whose <c>etc/version</c> is <paramref name="version"/> (the payload the fake mkfs.ext4
+    /// writes) with a GRUB menu, and <paramref name="payloadMebibytes"/> MiB of content that is not zeros.
+    /// </summary>
+    public string MakeSourceTree(string version, int payloadMebibytes = 0)
+    {
+        var root = Combine("source-" + version);
+        Directory.CreateDirectory(Path.Combine(root, "etc", "cos"));
+        File.WriteAllText(Path.Combine(root, "etc", "version"), version);
+        File.WriteAllText(Path.Combine(root, "etc", "cos", "grub.cfg"), "# menu of " + version + "\n");
+        if (payloadMebibytes > 0)
+        {
+            var payload = new byte[payloadMebibytes << 20];
+            for (var i = 0; i < payload.Length; i++)
+            {
+                payload[i] = (byte)((i % 251) + 1);
+            }
+
+            File.WriteAllBytes(Path.Combine(root, "payload.bin"), payload);
+        }
+
+        return "dir:" + root;
+    }
+
+    /// <summary>The upgrade service of this node, its images read through <paramref name="registry"/>.</summary>
+    public UpgradeService Upgrades(RegistryClient registry, UpgradeServiceOptions? options = null, SwapHooks? hooks = null) => new(
+        Paths,
+        new ImageService(new BlobStore(Paths.BlobStore), registry),
+        Tools,
+        Slots,
+        History,
+        Probe,
+        options,
+        hooks: hooks);
 
     public static void WriteImage(string path, string label, string payload)
     {

@@ -2,7 +2,6 @@ using Basalt.Agent.History;
 using Basalt.Agent.Journal;
 using Basalt.Agent.Upgrade;
 using Basalt.Boot.Grub;
-using Basalt.Oci.Images;
 using Basalt.Oci.Registry;
 using Basalt.Oci.Store;
 
@@ -14,35 +13,9 @@ namespace Basalt.Agent.Tests.Upgrade;
 /// </summary>
 public sealed class StreamedUpgradeTests
 {
-    private static UpgradeService Service(FakeNode node, RegistryClient registry, SwapHooks? hooks = null) => new(
-        node.Paths,
-        new ImageService(new BlobStore(node.Paths.BlobStore), registry),
-        node.Tools,
-        node.Slots,
-        node.History,
-        node.Probe,
-        hooks: hooks);
+    private static UpgradeService Service(FakeNode node, RegistryClient registry, SwapHooks? hooks = null) => node.Upgrades(registry, hooks: hooks);
 
-    private static string MakeTree(FakeNode node, string version, int payloadMebibytes = 0)
-    {
-        var root = node.Combine("source-" + version);
-        Directory.CreateDirectory(Path.Combine(root, "etc", "cos"));
-        File.WriteAllText(Path.Combine(root, "etc", "version"), version);
-        File.WriteAllText(Path.Combine(root, "etc", "cos", "grub.cfg"), "# menu of " + version + "\n");
-        if (payloadMebibytes > 0)
-        {
-            // Not zeros: content that takes blocks in the image file as it is written.
-            var payload = new byte[payloadMebibytes << 20];
-            for (var i = 0; i < payload.Length; i++)
-            {
-                payload[i] = (byte)((i % 251) + 1);
-            }
-
-            File.WriteAllBytes(Path.Combine(root, "payload.bin"), payload);
-        }
-
-        return "dir:" + root;
-    }
+    private static string MakeTree(FakeNode node, string version, int payloadMebibytes = 0) => node.MakeSourceTree(version, payloadMebibytes);
 
     [Fact]
     public async Task Upgrade_streams_the_layers_into_a_real_ext4_image_with_no_mkfs_and_installs_its_menu()

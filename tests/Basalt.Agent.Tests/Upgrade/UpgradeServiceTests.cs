@@ -17,27 +17,12 @@ namespace Basalt.Agent.Tests.Upgrade;
 /// <summary>The whole upgrade on a fake node: a dir: source, fake ext4 images, power cuts at every step.</summary>
 public sealed class UpgradeServiceTests
 {
-    private static UpgradeService Service(FakeNode node, RegistryClient registry, SwapHooks? hooks = null) => new(
-        node.Paths,
-        new ImageService(new BlobStore(node.Paths.BlobStore), registry),
-        node.Tools,
-        node.Slots,
-        node.History,
-        node.Probe,
-        StagedTree,
-        hooks: hooks);
+    private static UpgradeService Service(FakeNode node, RegistryClient registry, SwapHooks? hooks = null) => node.Upgrades(registry, StagedTree, hooks);
 
     /// <summary>These tests run the staged-tree upgrade (unpack, fake mkfs.ext4); the streamed one has its own tests.</summary>
     private static readonly UpgradeServiceOptions StagedTree = new() { StreamLayersIntoImage = false };
 
-    private static string MakeTree(FakeNode node, string version)
-    {
-        var root = node.Combine("source-" + version);
-        Directory.CreateDirectory(Path.Combine(root, "etc", "cos"));
-        File.WriteAllText(Path.Combine(root, "etc", "version"), version);
-        File.WriteAllText(Path.Combine(root, "etc", "cos", "grub.cfg"), "# menu of " + version + "\n");
-        return "dir:" + root;
-    }
+    private static string MakeTree(FakeNode node, string version) => node.MakeSourceTree(version);
 
     [Fact]
     public async Task Upgrade_makes_the_new_image_active_the_old_one_passive_arms_counting_and_records_slots_and_history()
