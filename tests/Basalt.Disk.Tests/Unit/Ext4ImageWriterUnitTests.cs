@@ -92,6 +92,24 @@ public sealed class Ext4ImageWriterUnitTests
         Assert.Equal(5, summary.ContentBytes);
     }
 
+    [Fact]
+    public async Task A_file_is_read_back_before_completion_through_relative_and_absolute_links()
+    {
+        using var temp = new TempDirectory("ext4-unit-read");
+        await using var writer = Create(temp);
+        await AddAsync(writer, "etc/cos/grub.cfg", "menu");
+        writer.AddSymbolicLink("etc/relative", File644, "cos/grub.cfg");
+        writer.AddSymbolicLink("etc/absolute", File644, "/etc/relative");
+        writer.AddSymbolicLink("etc/dangling", File644, "nowhere");
+
+        Assert.Equal("menu"u8.ToArray(), writer.ReadFile("/etc/cos/grub.cfg"));
+        Assert.Equal("menu"u8.ToArray(), writer.ReadFile("etc/relative"));
+        Assert.Equal("menu"u8.ToArray(), writer.ReadFile("etc/absolute"));
+        Assert.Null(writer.ReadFile("etc/dangling"));
+        Assert.Null(writer.ReadFile("etc"));
+        Assert.Null(writer.ReadFile("absent/file"));
+    }
+
     [Theory]
     [InlineData(0L, 0u, 0u)]
     [InlineData(1_700_000_000L, 1_700_000_000u, 0u)]
