@@ -59,6 +59,9 @@ public static class UpgradePhases
     public const string Recover = "recover";
     public const string Plan = "plan";
     public const string Stage = "fetch-and-unpack";
+
+    /// <summary>A streamed upgrade's staging: the missing blobs fetched, nothing unpacked (its build-image phase reads the layers).</summary>
+    public const string Fetch = "fetch";
     public const string Measure = "measure";
     public const string Build = "build-image";
     public const string Swap = "swap";
@@ -254,7 +257,7 @@ public sealed class UpgradeService
             if (plan.Streamed)
             {
                 pull = await FetchAsync(request, plan, progress, cancellationToken).ConfigureAwait(false);
-                phases.End(UpgradePhases.Stage);
+                phases.End(UpgradePhases.Fetch);
                 _executor.Leave(SwapStep.Staging);
 
                 journal = _executor.Enter(journal, SwapStep.Preparing);

@@ -135,7 +135,9 @@ public sealed class UpgradeAgainstRegistryTests : IClassFixture<RegistryFixture>
         Assert.Equal(1, second.BlobsTransferred);
         Assert.Equal(second.Plan.DownloadBytes, second.BytesTransferred);
         Assert.Equal(second.Plan.TransitionBytes, new FileInfo(paths.ActiveImage).Length);
-        Assert.Contains(second.Phases, phase => phase.Phase == UpgradePhases.Build);
+        Assert.Equal(
+            [UpgradePhases.Recover, UpgradePhases.Plan, UpgradePhases.Fetch, UpgradePhases.Build, UpgradePhases.Swap, UpgradePhases.Staging, UpgradePhases.TrimBlobs],
+            second.Phases.Select(phase => phase.Phase));
         Assert.DoesNotContain(second.Phases, phase => phase.Phase == UpgradePhases.Measure);
 
         // Mounted by the kernel, the image is the tree a directory unpack of v2 gives: content, owners, modes, times,
