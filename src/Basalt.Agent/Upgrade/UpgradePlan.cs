@@ -58,8 +58,9 @@ public sealed record UpgradeFacts(
 
 /// <summary>
 /// The upgrade as data, decided before anything is touched: what will be fetched, what is already here, whether it
-/// is a no-op, and the checks it must pass (printed by <c>--dry-run</c> and <c>-o json</c>). The COS_STATE check is
-/// added once the staged tree is measured (<see cref="WithStateCheck"/>).
+/// is a no-op, and the checks it must pass (printed by <c>--dry-run</c> and <c>-o json</c>). A streamed plan checks
+/// COS_STATE up front against the compressed layers (a lower bound; the image writer enforces the rest); a staged one
+/// once the tree is measured (<see cref="WithStateCheck"/>).
 /// </summary>
 public sealed record UpgradePlan(
     string Source,

@@ -91,8 +91,10 @@ public sealed record UpgradeServiceOptions
 
 /// <summary>
 /// <c>basalt upgrade</c>: recover anything interrupted, plan (source, digest, no-op, memory, space), fetch only the
-/// missing layers into the node's blob store, unpack into a staging tree on COS_PERSISTENT, measure it and check
-/// COS_STATE, build <c>transition.img</c> (ext4, COS_ACTIVE) from it, then swap it in under the step journal
+/// missing layers into the node's blob store, stream the layers straight into <c>transition.img</c> (ext4, COS_ACTIVE;
+/// written by <see cref="Ext4ImageWriter"/>, bounded by COS_STATE's free space) or, when an
+/// <c>after-upgrade-chroot</c> stage needs a tree, unpack a staging tree on COS_PERSISTENT, measure it, check COS_STATE
+/// and build the image from it with mkfs.ext4; then swap it in under the step journal
 /// (<see cref="SwapExecutor"/>): the old active becomes passive, boot counting is armed, slots and history recorded.
 /// </summary>
 public sealed class UpgradeService
@@ -140,7 +142,7 @@ public sealed class UpgradeService
         _stages = stages;
     }
 
-    /// <summary>Where the new tree is unpacked: COS_PERSISTENT, never RAM.</summary>
+    /// <summary>Where a staged upgrade unpacks the new tree (COS_PERSISTENT, never RAM); a streamed one keeps only the image's menu here.</summary>
     public string StagingDirectory => Path.Combine(_paths.AgentDirectory, "staging");
 
     /// <summary>The tree kept from the last upgrade, by chain ID.</summary>
