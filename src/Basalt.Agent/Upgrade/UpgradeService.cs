@@ -345,12 +345,7 @@ public sealed class UpgradeService
 
     private async Task<UnpackResult> StageAsync(UpgradeRequest request, UpgradePlan plan, IProgress<TransferUpdate>? progress, CancellationToken cancellationToken)
     {
-        if (Directory.Exists(StagingDirectory))
-        {
-            Directory.Delete(StagingDirectory, recursive: true);
-        }
-
-        Directory.CreateDirectory(_paths.AgentDirectory);
+        ResetStaging();
         var kept = KeptTrees;
         UnpackResult unpacked;
         try
@@ -381,12 +376,7 @@ public sealed class UpgradeService
     /// <summary>The streamed upgrade's staging: only the missing blobs are fetched into the store; kept trees and any staging leftover go.</summary>
     private async Task<PullResult> FetchAsync(UpgradeRequest request, UpgradePlan plan, IProgress<TransferUpdate>? progress, CancellationToken cancellationToken)
     {
-        if (Directory.Exists(StagingDirectory))
-        {
-            Directory.Delete(StagingDirectory, recursive: true);
-        }
-
-        Directory.CreateDirectory(_paths.AgentDirectory);
+        ResetStaging();
         KeptTrees.DropAll();
         PullResult pull;
         try
@@ -450,6 +440,17 @@ public sealed class UpgradeService
         }
 
         return (Posix.GetStatus(_paths.TransitionImage).Inode, summary!.ImageBytes);
+    }
+
+    /// <summary>What an interrupted upgrade left in the staging directory goes; the agent's directory is there.</summary>
+    private void ResetStaging()
+    {
+        if (Directory.Exists(StagingDirectory))
+        {
+            Directory.Delete(StagingDirectory, recursive: true);
+        }
+
+        Directory.CreateDirectory(_paths.AgentDirectory);
     }
 
     private static void EnsurePlannedDigest(UpgradeRequest request, UpgradePlan plan, PullResult pull)
